@@ -1,0 +1,105 @@
+"""Optimisers and learning-rate schedules per epoch (Dassl's rules; DESIGN.md §6 for warm-up + cosine)."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from dpl.engine.config import get_cfg_default
+from dpl.engine.optim import build_lr_scheduler, build_optimizer
+from dpl.errors import ConfigError
+
+
+def optim_cfg(**kw):
+    cfg = get_cfg_default().OPTIM
+    for k, v in kw.items():
+        cfg[k] = v
+    return cfg
+
+
+def lrs_per_epoch(cfg, epochs=None):
+    """The lr each epoch trains at, stepping the scheduler once per epoch as the trainers do."""
+    model = nn.Linear(2, 2)
+    opt = build_optimizer(model, cfg)
+    sched = build_lr_scheduler(opt, cfg)
+    out = []
+    for _ in range(epochs or cfg.MAX_EPOCH):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_constant_warmup_then_cosine_matches_design_formula():
+    lr, max_epoch = 3.5e-3, 10
+    cfg = optim_cfg(NAME="sgd", LR=lr, MAX_EPOCH=max_epoch, LR_SCHEDULER="cosine", WARMUP_EPOCH=1,
+                    WARMUP_TYPE="constant", WARMUP_CONS_LR=1e-5)
+    got = lrs_per_epoch(cfg)
+    expected = [1e-5] + [lr * (1 + math.cos(math.pi * (e - 1) / max_epoch)) / 2 for e in range(1, max_epoch)]
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_linear_warmup():
+    cfg = optim_cfg(NAME="sgd", LR=1.0, MAX_EPOCH=6, LR_SCHEDULER="cosine", WARMUP_EPOCH=3,
+                    WARMUP_TYPE="linear", WARMUP_MIN_LR=1e-4)
+    got = lrs_per_epoch(cfg)
+    # epoch 0 at MIN_LR, then LR * e / WARMUP_EPOCH, then cosine from its own epoch 0
+    assert got[:3] == pytest.approx([1e-4, 1 / 3, 2 / 3])
+    assert got[3:] == pytest.approx([(1 + math.cos(math.pi * e / 6)) / 2 for e in range(3)])
+
+
+def test_single_and_multi_step():
+    assert lrs_per_epoch(optim_cfg(NAME="sgd", LR=1.0, LR_SCHEDULER="single_step", STEPSIZE=(2,), GAMMA=0.5,
+                                   MAX_EPOCH=5)) == pytest.approx([1, 1, 0.5, 0.5, 0.25])
+    # STEPSIZE -1: the step happens at MAX_EPOCH, i.e. never inside training
+    assert lrs_per_epoch(optim_cfg(NAME="sgd", LR=1.0, MAX_EPOCH=3)) == pytest.approx([1, 1, 1])
+    assert lrs_per_epoch(optim_cfg(NAME="sgd", LR=1.0, LR_SCHEDULER="multi_step", STEPSIZE=(1, 3), GAMMA=0.1,
+                                   MAX_EPOCH=4)) == pytest.approx([1, 0.1, 0.1, 0.01])
+
+
+def test_warmup_scheduler_state_round_trip():
+    cfg = optim_cfg(NAME="sgd", LR=1.0, MAX_EPOCH=5, LR_SCHEDULER="cosine", WARMUP_EPOCH=1, WARMUP_TYPE="constant")
+    model = nn.Linear(2, 2)
+    opt = build_optimizer(model, cfg)
+    sched = build_lr_scheduler(opt, cfg)
+    for _ in range(2):
+        opt.step()
+        sched.step()
+    state = sched.state_dict()
+    opt2 = build_optimizer(nn.Linear(2, 2), cfg)
+    sched2 = build_lr_scheduler(opt2, cfg)
+    opt2.load_state_dict(opt.state_dict())
+    sched2.load_state_dict(state)
+    for _ in range(2):
+        for o, s in ((opt, sched), (opt2, sched2)):
+            o.step()
+            s.step()
+        assert opt.param_groups[0]["lr"] == opt2.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("name,cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
+                                      ("adamw", torch.optim.AdamW)])
+def test_optimizers(name, cls):
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    model[0].requires_grad_(False)
+    opt = build_optimizer(model, optim_cfg(NAME=name, LR=0.1, WEIGHT_DECAY=0.01))
+    assert type(opt) is cls
+    group = opt.param_groups[0]
+    assert group["lr"] == 0.1 and group["weight_decay"] == 0.01
+    assert len(group["params"]) == 2  # frozen parameters are left out
+    if name == "sgd":
+        assert group["momentum"] == 0.9
+    else:
+        assert group["betas"] == (0.9, 0.999)
+
+
+def test_staged_lr_and_errors():
+    model = nn.Sequential()
+    model.add_module("backbone", nn.Linear(2, 2))
+    model.add_module("head", nn.Linear(2, 2))
+    opt = build_optimizer(model, optim_cfg(NAME="sgd", LR=1.0, STAGED_LR=True, NEW_LAYERS=("head",), BASE_LR_MULT=0.1))
+    assert [g["lr"] for g in opt.param_groups] == [pytest.approx(0.1), 1.0]
+    with pytest.raises(ConfigError, match="OPTIM.NAME"):
+        build_optimizer(model, optim_cfg(NAME="adagrad"))
+    with pytest.raises(ConfigError, match="OPTIM.LR_SCHEDULER"):
+        build_lr_scheduler(torch.optim.SGD(model.parameters(), lr=1), optim_cfg(LR_SCHEDULER="poly"))

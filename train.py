@@ -1,0 +1,141 @@
+"""Train or evaluate a prompt learner (CoOp's command line).
+
+    python train.py --root DATA --trainer CoOp --dataset-config-file configs/datasets/caltech101.yaml \
+        --config-file configs/trainers/CoOp/vit_b16_ep50.yaml --output-dir output/run --seed 1 \
+        DATASET.NUM_SHOTS 16
+
+A user-facing error (bad config key, missing data, unreadable checkpoint...) is printed as one paragraph
+and the exit status is 2.
+"""
+import argparse
+import os
+import shlex
+import sys
+import time
+
+import torch
+
+from dpl.errors import DPLError
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--root", type=str, default="", help="path to the dataset root")
+    p.add_argument("--output-dir", type=str, default="", help="output directory")
+    p.add_argument("--resume", type=str, default="", help="checkpoint directory to resume from")
+    p.add_argument("--seed", type=int, default=-1, help="only a seed >= 0 (0 included) fixes the randomness")
+    p.add_argument("--source-domains", type=str, nargs="+", help="source domains for DA/DG")
+    p.add_argument("--target-domains", type=str, nargs="+", help="target domains for DA/DG")
+    p.add_argument("--transforms", type=str, nargs="+", help="data augmentation methods")
+    p.add_argument("--config-file", type=str, default="", help="path to the trainer config file")
+    p.add_argument("--dataset-config-file", type=str, default="", help="path to the dataset config file")
+    p.add_argument("--trainer", type=str, default="", help="name of the trainer")
+    p.add_argument("--backbone", type=str, default="", help="name of the CNN/ViT backbone")
+    p.add_argument("--head", type=str, default="", help="name of the head")
+    p.add_argument("--eval-only", action="store_true", help="evaluation only")
+    p.add_argument("--model-dir", type=str, default="", help="load the model from this directory for eval-only")
+    p.add_argument("--load-epoch", type=int, help="load the model weights saved at this epoch for evaluation")
+    p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
+    p.add_argument("opts", default=None, nargs=argparse.REMAINDER,
+                   help="modify config options using the command line (KEY VALUE pairs)")
+    return p
+
+
+def print_run_header(args, cfg):
+    from dpl.engine.utils.env import collect_env_info, git_commit
+
+    print("Command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
+    print("***************")
+    print("** Arguments **")
+    print("***************")
+    for key in sorted(vars(args)):
+        print(f"{key}: {getattr(args, key)}")
+    print("************")
+    print("** Config **")
+    print("************")
+    print(cfg)
+    print("Collecting env info ...")
+    print("** System info **\n" + collect_env_info() + "\n")
+    print(f"Project git commit: {git_commit() or 'unknown (not a git checkout)'}")
+
+
+def results_record(trainer, cfg, args, elapsed):
+    record = {k: float(v) for k, v in getattr(trainer, "last_results", {}).items()}
+    record.update({
+        "seed": cfg.SEED,
+        "shots": cfg.DATASET.NUM_SHOTS,
+        "dataset": cfg.DATASET.NAME,
+        "trainer": cfg.TRAINER.NAME,
+        "backbone": cfg.MODEL.BACKBONE.NAME,
+        "subsample_classes": cfg.DATASET.SUBSAMPLE_CLASSES,
+        "layout": cfg.TRAINER.LAYOUT,
+        "eval_only": bool(args.eval_only),
+        "elapsed": elapsed,
+    })
+    return record
+
+
+def run(args, cfg):
+    """Everything after the logger is up; returns the trainer."""
+    from dpl.engine.utils import set_random_seed, write_json
+
+    start = time.time()
+    if cfg.SEED >= 0:
+        print(f"Setting fixed seed: {cfg.SEED}")
+        set_random_seed(cfg.SEED)
+    print_run_header(args, cfg)
+    if torch.cuda.is_available() and cfg.USE_CUDA:
+        torch.backends.cudnn.benchmark = True
+
+    import datasets  # noqa: F401  (fills DATASET_REGISTRY)
+    import trainers  # noqa: F401  (fills TRAINER_REGISTRY)
+    from dpl.engine import build_trainer
+
+    trainer = build_trainer(cfg)
+    if args.eval_only:
+        trainer.load_model(args.model_dir, epoch=args.load_epoch)
+        trainer.test()
+    elif not args.no_train:
+        trainer.train()
+
+    if getattr(trainer, "last_results", None):
+        path = os.path.join(cfg.OUTPUT_DIR, "results.json")
+        write_json(results_record(trainer, cfg, args, round(time.time() - start, 3)), path)
+        print(f"Results written to {path}")
+    return trainer
+
+
+def report_error(error):
+    sys.stdout.flush()
+    message = " ".join(str(error).split())  # one paragraph, whatever line breaks the message had
+    print(f"Error: {message}", file=sys.stderr, flush=True)
+
+
+def main(args):
+    """Run train.py with parsed ``args``; a DPLError is reported (also into log.txt) and exits with status 2."""
+    from dpl.config import setup_cfg
+    from dpl.engine.utils import setup_logger
+
+    try:
+        cfg = setup_cfg(args)
+    except DPLError as e:
+        report_error(e)
+        raise SystemExit(2) from None
+    logger = setup_logger(cfg.OUTPUT_DIR)  # before anything else is printed, so all of it is in log.txt
+    try:
+        return run(args, cfg)
+    except DPLError as e:
+        report_error(e)
+        raise SystemExit(2) from None
+    finally:
+        if logger is not None:
+            sys.stdout.flush()
+            logger.close()
+
+
+def cli(argv=None):
+    return main(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    cli()
