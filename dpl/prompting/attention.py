@@ -1,0 +1,174 @@
+"""Self-attention of a stock CLIP block (``nn.MultiheadAttention``, seq-first ``(L, B, W)``) with extra
+key/value prompt tokens, and the DPL supernet's mixture over candidate prompt lengths.
+
+The per-layer prompt entries are plain containers; ``encoders.py`` dispatches on their type.
+
+Fused mixture (exact): every candidate shares the query and x's keys/values, so with ``s_x``/``s_k`` the
+scaled scores of x's keys and of candidate k's prompt keys, ``lse_x``/``lse_k`` their log-sum-exps and
+``o_x``/``o_k`` the softmax-weighted values, attention over ``[x; P_k]`` is ``o_x (1 - p_k) + p_k o_k`` with
+``p_k = sigmoid(lse_k - lse_x)``. The weighted sum over candidates is then one attention over x plus one
+small score block over all candidates' (concatenated) prompt keys, and one output projection.
+"""
+import functools
+
+import torch
+import torch.nn.functional as F
+
+
+class KVPrompt:
+    """DPL's prompt: ``tokens`` (k, W) or (B, k, W) become extra keys and values of the layer's attention."""
+
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def __len__(self):
+        return 0 if self.tokens is None else int(self.tokens.shape[-2])
+
+
+class ReplacePrompt:
+    """Deep prompt that travels with the sequence (IVLP / VPT / MaPLe): replaces the current prompt block."""
+
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def __len__(self):
+        return int(self.tokens.shape[-2])
+
+
+class KVMixture:
+    """Supernet layer: ``weights`` (N+1,) over lengths 0..N, ``candidates[k-1]`` the prompt of length k.
+    ``naive=True`` computes one attention per candidate (a reference and a debug path)."""
+
+    def __init__(self, candidates, weights, naive=False):
+        self.candidates = list(candidates)
+        self.weights = weights
+        self.naive = naive
+        if weights.shape[-1] != len(self.candidates) + 1:
+            raise ValueError(f"KVMixture: {weights.shape[-1]} weights for {len(self.candidates)} candidates; "
+                             "expected one weight per candidate plus one for length 0")
+
+
+# ---- layout helpers ----------------------------------------------------------------------------------------
+def _split_heads(t, heads):
+    """(S, B, W) -> (B, H, S, d)."""
+    s, b, w = t.shape
+    return t.view(s, b, heads, w // heads).permute(1, 2, 0, 3)
+
+
+def _prompt_heads(t, heads):
+    """(k, W) or (B, k, W) -> (1 or B, H, k, d)."""
+    if t.dim() == 2:
+        t = t.unsqueeze(0)
+    n, k, w = t.shape
+    return t.view(n, k, heads, w // heads).transpose(1, 2)
+
+
+def _merge_heads(o):
+    """(B, H, L, d) -> (L, B, W)."""
+    b, h, l, d = o.shape
+    return o.permute(2, 0, 1, 3).reshape(l, b, h * d)
+
+
+def _qkv(attn, x_ln):
+    heads = attn.num_heads
+    q, k, v = F.linear(x_ln, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+    return _split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads)
+
+
+def _prompt_kv(attn, ln, tokens, like):
+    """Keys and values of prompt tokens, layer-normed by the block's ``ln_1`` like x: (1 or B, H, k, d) each."""
+    width = like.shape[-1]
+    tokens = tokens.to(like.dtype)
+    kv = F.linear(ln(tokens), attn.in_proj_weight[width:], attn.in_proj_bias[width:])
+    kp, vp = kv.chunk(2, dim=-1)
+    return _prompt_heads(kp, attn.num_heads), _prompt_heads(vp, attn.num_heads)
+
+
+def _out(attn, o):
+    return F.linear(_merge_heads(o), attn.out_proj.weight, attn.out_proj.bias)
+
+
+def _check_batch(prompt, batch):
+    if prompt.shape[0] not in (1, batch):
+        raise ValueError(f"per-sample prompts have batch {prompt.shape[0]} but the input has batch {batch}")
+    return prompt.expand(batch, -1, -1, -1)
+
+
+# ---- fixed prompts -----------------------------------------------------------------------------------------
+def kv_attention(attn, ln, x_ln, tokens=None, mask=None):
+    """MHA(query=x_ln, key=value=[x_ln; ln(tokens)]) with ``attn``'s weights. ``x_ln`` (L, B, W) is ln(x);
+    ``mask`` (L, L) additive (the text's causal mask); prompt keys are visible to every query."""
+    q, k, v = _qkv(attn, x_ln)
+    if tokens is not None and tokens.shape[-2] > 0:
+        kp, vp = _prompt_kv(attn, ln, tokens, x_ln)
+        batch = q.shape[0]
+        k = torch.cat([k, _check_batch(kp, batch).to(k.dtype)], dim=2)
+        v = torch.cat([v, _check_batch(vp, batch).to(v.dtype)], dim=2)
+        if mask is not None:
+            mask = torch.cat([mask, mask.new_zeros(mask.shape[0], tokens.shape[-2])], dim=1)
+    if mask is not None:
+        mask = mask.to(dtype=q.dtype, device=q.device)
+    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return _out(attn, o)
+
+
+# ---- supernet mixture ----------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _segments(sizes):
+    """For candidates of ``sizes`` tokens concatenated into one block of S keys: ``grid`` (len(sizes) * max)
+    indices into the block padded by one column at index S (-inf), and ``owner`` (S,) candidate of each key."""
+    longest, total = max(sizes), sum(sizes)
+    grid, owner, start = [], [], 0
+    for i, n in enumerate(sizes):
+        grid += list(range(start, start + n)) + [total] * (longest - n)
+        owner += [i] * n
+        start += n
+    return torch.tensor(grid), torch.tensor(owner), longest
+
+
+def mixture_attention(attn, ln, x_ln, candidates, weights, mask=None):
+    """sum_k weights[k] * MHA(x_ln, [x_ln; ln(P_k)]) (weights[0]: no prompt), fused and exact.
+
+    Softmax statistics are kept in float32 whatever the input precision."""
+    nonempty = [(i + 1, c) for i, c in enumerate(candidates) if c.shape[-2] > 0]
+    w = weights.float()
+    q, k, v = _qkv(attn, x_ln)
+    q = q * (q.shape[-1] ** -0.5)
+    s_x = torch.matmul(q, k.transpose(-1, -2)).float()  # (B, H, L, L)
+    if mask is not None:
+        s_x = s_x + mask.to(device=s_x.device, dtype=s_x.dtype)
+    lse_x = torch.logsumexp(s_x, dim=-1, keepdim=True)
+    o_x = torch.matmul(torch.exp(s_x - lse_x).to(v.dtype), v)  # attention over x alone
+    if not nonempty:
+        return _out(attn, o_x * w.sum().to(o_x.dtype))
+    index = torch.tensor([i for i, _ in nonempty], device=w.device)
+    sizes = tuple(int(c.shape[-2]) for _, c in nonempty)
+    kp, vp = _prompt_kv(attn, ln, torch.cat([c for _, c in nonempty], dim=-2), x_ln)
+    s_p = torch.matmul(q, kp.transpose(-1, -2).to(q.dtype)).float()  # (B, H, L, S): all candidates' keys
+    grid, owner, longest = _segments(sizes)
+    grid, owner = grid.to(s_p.device), owner.to(s_p.device)
+    padded = torch.cat([s_p, s_p.new_full(s_p.shape[:-1] + (1,), float("-inf"))], dim=-1)
+    lse_k = torch.logsumexp(padded[..., grid].unflatten(-1, (len(sizes), longest)), dim=-1)  # (B, H, L, n)
+    coef = w[index] * torch.sigmoid(lse_k - lse_x)  # w_k p_k
+    probs_p = coef[..., owner] * torch.exp(s_p - lse_k[..., owner])  # w_k p_k softmax_k over candidate k's keys
+    keep_x = (w.sum() - coef.sum(dim=-1, keepdim=True)).to(o_x.dtype)
+    o = o_x * keep_x + torch.matmul(probs_p.to(vp.dtype), vp)
+    return _out(attn, o)
+
+
+def naive_mixture_attention(attn, ln, x_ln, candidates, weights, mask=None):
+    """The same mixture written plainly: one full attention per candidate length (N+1 attentions)."""
+    out = weights[0].to(x_ln.dtype) * kv_attention(attn, ln, x_ln, None, mask)
+    for i, tokens in enumerate(candidates):
+        out = out + weights[i + 1].to(x_ln.dtype) * kv_attention(attn, ln, x_ln, tokens, mask)
+    return out
+
+
+def prompted_attention(attn, ln, x_ln, entry, mask=None):
+    """Attention output of a block for a ``KVPrompt`` or ``KVMixture`` entry."""
+    if isinstance(entry, KVMixture):
+        fn = naive_mixture_attention if entry.naive else mixture_attention
+        return fn(attn, ln, x_ln, entry.candidates, entry.weights, mask)
+    if isinstance(entry, KVPrompt):
+        return kv_attention(attn, ln, x_ln, entry.tokens, mask)
+    raise TypeError(f"no attention variant for a prompt entry of type {type(entry).__name__}")

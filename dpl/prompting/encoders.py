@@ -1,0 +1,177 @@
+"""PromptedCLIP: the stock ``clip.model.CLIP`` towers run layer by layer over the stock submodules, with an
+optional prompt entry per layer (``None`` | ``KVPrompt`` | ``ReplacePrompt`` | ``KVMixture``). With no prompts
+the outputs are the stock ``encode_image`` / ``encode_text`` ones (layers without a KV entry run the stock
+block itself)."""
+import torch
+import torch.nn as nn
+from clip.model import VisionTransformer
+
+from dpl.errors import BackboneError, LayoutError
+
+from .attention import KVMixture, KVPrompt, ReplacePrompt, prompted_attention
+
+
+def _entries(prompts, layers, tower):
+    if prompts is None:
+        return [None] * layers
+    prompts = list(prompts)
+    if len(prompts) != layers:
+        raise LayoutError(f"{tower} prompts have {len(prompts)} per-layer entries but the {tower} tower has "
+                          f"{layers} layers")
+    for i, p in enumerate(prompts):
+        if p is not None and not isinstance(p, (KVPrompt, ReplacePrompt, KVMixture)):
+            raise TypeError(f"{tower} layer {i}: prompt entry of type {type(p).__name__}; expected None, "
+                            "KVPrompt, ReplacePrompt or KVMixture")
+    return prompts
+
+
+def _seq_first(tokens, batch, dtype):
+    """Prompt tokens (k, W) or (B, k, W) as a (k, B, W) block for a seq-first sequence."""
+    tokens = tokens.to(dtype)
+    if tokens.dim() == 2:
+        return tokens.unsqueeze(1).expand(-1, batch, -1)
+    if tokens.shape[0] != batch:
+        raise ValueError(f"per-sample prompts have batch {tokens.shape[0]} but the input has batch {batch}")
+    return tokens.transpose(0, 1)
+
+
+def _run_block(block, x, entry, mask):
+    """One stock residual block on seq-first ``x``; a KV entry changes only its attention's keys and values."""
+    if entry is None or isinstance(entry, ReplacePrompt) or (isinstance(entry, KVPrompt) and len(entry) == 0):
+        return block(x)
+    if mask is not None:
+        mask = mask[-x.shape[0]:, -x.shape[0]:]  # as the stock block slices its mask
+    x = x + prompted_attention(block.attn, block.ln_1, block.ln_1(x), entry, mask)
+    return x + block.mlp(block.ln_2(x))
+
+
+class PromptedCLIP(nn.Module):
+    """Wraps a stock ViT ``clip.model.CLIP`` (kept as the submodule ``model``, weights shared, not copied)."""
+
+    def __init__(self, clip_model):
+        super().__init__()
+        visual = getattr(clip_model, "visual", None)
+        if not isinstance(visual, VisionTransformer):
+            raise BackboneError(f"prompted CLIP needs a ViT image tower (clip.model.VisionTransformer); this model's "
+                                f"is {type(visual).__name__}: use a ViT backbone such as ViT-B/16")
+        self.model = clip_model
+
+    # ---- what the stock model says about itself -------------------------------------------------------
+    @property
+    def visual(self):
+        return self.model.visual
+
+    @property
+    def token_embedding(self):
+        return self.model.token_embedding
+
+    @property
+    def positional_embedding(self):
+        return self.model.positional_embedding
+
+    @property
+    def text_projection(self):
+        return self.model.text_projection
+
+    @property
+    def ln_final(self):
+        return self.model.ln_final
+
+    @property
+    def logit_scale(self):
+        return self.model.logit_scale
+
+    @property
+    def dtype(self):
+        return self.model.dtype
+
+    @property
+    def context_length(self):
+        return self.model.context_length
+
+    @property
+    def vision_layers(self):
+        return len(self.model.visual.transformer.resblocks)
+
+    @property
+    def text_layers(self):
+        return len(self.model.transformer.resblocks)
+
+    @property
+    def vision_width(self):
+        return self.model.visual.conv1.out_channels
+
+    @property
+    def text_width(self):
+        return self.model.ln_final.weight.shape[0]
+
+    @property
+    def vision_heads(self):
+        return self.model.visual.transformer.resblocks[0].attn.num_heads
+
+    @property
+    def text_heads(self):
+        return self.model.transformer.resblocks[0].attn.num_heads
+
+    @property
+    def embed_dim(self):
+        return self.model.text_projection.shape[1]
+
+    @property
+    def input_resolution(self):
+        return self.model.visual.input_resolution
+
+    # ---- image tower --------------------------------------------------------------------------------
+    def encode_image(self, images, prompts=None):
+        v = self.model.visual
+        entries = _entries(prompts, self.vision_layers, "vision")
+        dtype = self.dtype
+        x = v.conv1(images.type(dtype))
+        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)  # (B, grid**2, W)
+        batch, width = x.shape[0], x.shape[-1]
+        cls = v.class_embedding.to(x.dtype) + torch.zeros(batch, 1, width, dtype=x.dtype, device=x.device)
+        x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
+        block_size = 0  # travelling prompt block at the end of the sequence
+        if isinstance(entries[0], ReplacePrompt):
+            x = torch.cat([x, _seq_first(entries[0].tokens, batch, x.dtype).transpose(0, 1)], dim=1)
+            block_size = len(entries[0])
+        x = v.ln_pre(x).permute(1, 0, 2)  # NLD -> LND
+        for layer, (block, entry) in enumerate(zip(v.transformer.resblocks, entries)):
+            if layer > 0 and isinstance(entry, ReplacePrompt):
+                x = torch.cat([x[:x.shape[0] - block_size], _seq_first(entry.tokens, batch, x.dtype)], dim=0)
+                block_size = len(entry)
+            x = _run_block(block, x, entry, None)
+        x = v.ln_post(x[0])
+        return x @ v.proj if v.proj is not None else x
+
+    # ---- text tower -------------------------------------------------------------------------------------
+    def _replace_text(self, x, eot, block_size, tokens, layer):
+        """Seq-first ``x``: the block after the start token becomes ``tokens``; cut back to the context length."""
+        new = _seq_first(tokens, x.shape[1], x.dtype)
+        x = torch.cat([x[:1], new, x[1 + block_size:]], dim=0)
+        eot = eot + (new.shape[0] - block_size)
+        limit = self.context_length
+        if x.shape[0] > limit:
+            if int(eot.max()) >= limit:
+                raise LayoutError(f"text layer {layer}: a prompt block of {new.shape[0]} tokens moves the end-of-text "
+                                  f"token to position {int(eot.max())}, past the context length {limit}; use fewer "
+                                  "prompt tokens or shorter class prompts")
+            x = x[:limit]
+        return x, eot, new.shape[0]
+
+    def encode_text(self, embeddings, eot_index, prompts=None, n_input_prompts=0):
+        m = self.model
+        entries = _entries(prompts, self.text_layers, "text")
+        dtype = self.dtype
+        x = embeddings.type(dtype).permute(1, 0, 2)  # (L, C, W)
+        eot = eot_index.to(x.device).long()
+        block_size = int(n_input_prompts)
+        if isinstance(entries[0], ReplacePrompt):
+            x, eot, block_size = self._replace_text(x, eot, block_size, entries[0].tokens, 0)
+        x = x + m.positional_embedding[:x.shape[0]].type(dtype).unsqueeze(1)
+        for layer, (block, entry) in enumerate(zip(m.transformer.resblocks, entries)):
+            if layer > 0 and isinstance(entry, ReplacePrompt):
+                x, eot, block_size = self._replace_text(x, eot, block_size, entry.tokens, layer)
+            x = _run_block(block, x, entry, block.attn_mask)
+        x = m.ln_final(x.permute(1, 0, 2)).type(dtype)
+        return x[torch.arange(x.shape[0], device=x.device), eot] @ m.text_projection
