@@ -1,0 +1,65 @@
+"""Text-side helpers every trainer shares: tokenizing class prompts and building their token embeddings."""
+import clip
+import torch
+import torch.nn.functional as F
+
+from dpl.errors import ConfigError
+
+
+def clean_classname(name):
+    return name.replace("_", " ")
+
+
+def fill_template(template, classname):
+    if "{}" not in template:
+        raise ConfigError(f'Prompt template {template!r} has no "{{}}" where the class name goes')
+    return template.format(clean_classname(classname))
+
+
+def tokenize(texts, context_length):
+    """Tokenize with CLIP's tokenizer; a prompt longer than the context is an error, not a silent cut."""
+    try:
+        return clip.tokenize(list(texts), context_length=context_length)
+    except RuntimeError as e:
+        longest = max(texts, key=len)
+        raise ConfigError(f"A prompt is too long for the text encoder's context of {context_length} tokens "
+                          f"(longest: {longest[:120]!r}): {e}") from None
+
+
+def eot_index(tokens):
+    """Position of the end-of-text token: CLIP's EOT has the largest token id."""
+    return tokens.argmax(dim=-1)
+
+
+@torch.no_grad()
+def prompt_inputs(clip_model, texts):
+    """Token embeddings (C, L, W), EOT positions (C,) and tokens (C, L) for finished prompt strings."""
+    device = clip_model.logit_scale.device
+    tokens = tokenize(texts, clip_model.context_length).to(device)
+    return clip_model.token_embedding(tokens), eot_index(tokens), tokens
+
+
+def class_prompt_inputs(clip_model, classnames, template):
+    return prompt_inputs(clip_model, [fill_template(template, c) for c in classnames])
+
+
+@torch.no_grad()
+def zero_shot_text_features(clip_model, classnames, templates, batch_size=256):
+    """Frozen CLIP's normalised class features; several templates are ensembled as in CLIP's notebook
+    (normalise per template, average, normalise again)."""
+    if isinstance(templates, str):
+        templates = [templates]
+    total = 0
+    for template in templates:
+        emb, eot, _ = class_prompt_inputs(clip_model, classnames, template)
+        feats = torch.cat([clip_model.encode_text(emb[i:i + batch_size], eot[i:i + batch_size])
+                           for i in range(0, len(classnames), batch_size)])
+        total = total + F.normalize(feats.float(), dim=-1)
+    return F.normalize(total / len(templates), dim=-1)
+
+
+def context_init_embedding(clip_model, ctx_init):
+    """Embeddings of the words of a context initialisation such as "a photo of a" -> (n_words_tokens, W)."""
+    text = ctx_init.replace("_", " ").strip()
+    emb, eot, _ = prompt_inputs(clip_model, [text])
+    return emb[0, 1:int(eot[0])].clone()

@@ -1,0 +1,160 @@
+"""What every CLIP prompt-learning trainer shares: frozen CLIP in the configured precision, a learner whose
+``prompt_learner`` is the only thing optimised and checkpointed, AMP, and class text features computed
+once per evaluation instead of once per test batch."""
+import contextlib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from dpl.backbone import load_clip
+from dpl.engine import TrainerX
+from dpl.engine.metrics import compute_accuracy
+from dpl.engine.optim import build_lr_scheduler, build_optimizer
+from dpl.errors import ConfigError
+from dpl.prompting import PromptedCLIP
+
+PRECISIONS = ("fp16", "fp32", "amp")
+
+
+class CLIPLearner(nn.Module):
+    """Base of every learner: frozen ``self.clip`` (a PromptedCLIP) plus learned ``self.prompt_learner``.
+
+    Subclasses implement ``class_text_features()`` and, when their image tower is prompted,
+    ``image_features()``.
+    """
+
+    cache_text_features = True  # False when text depends on the image (CoCoOp)
+
+    def __init__(self, clip_model):
+        super().__init__()
+        self.clip = clip_model
+
+    @property
+    def dtype(self):
+        return self.clip.dtype
+
+    def encode_images(self, images, prompts=None):
+        return F.normalize(self.clip.encode_image(images.type(self.dtype), prompts), dim=-1)
+
+    def image_features(self, images):
+        return self.encode_images(images)
+
+    def class_text_features(self):
+        raise NotImplementedError
+
+    def logits_from(self, image_features, text_features):
+        scale = self.clip.logit_scale.exp()
+        return scale * image_features @ text_features.type(image_features.dtype).t()
+
+    def forward(self, images):
+        return self.logits_from(self.image_features(images), self.class_text_features())
+
+
+class PromptTrainer(TrainerX):
+    """Subclasses set ``CONFIG_NODE`` (their ``cfg.TRAINER`` node) and implement ``build_learner``."""
+
+    CONFIG_NODE = None
+
+    @property
+    def method_cfg(self):
+        return self.cfg.TRAINER[self.CONFIG_NODE]
+
+    def check_cfg(self, cfg):
+        prec = cfg.TRAINER[self.CONFIG_NODE].PREC
+        if prec not in PRECISIONS:
+            raise ConfigError(f"TRAINER.{self.CONFIG_NODE}.PREC is {prec!r}; expected one of {', '.join(PRECISIONS)}")
+
+    # ---- model -------------------------------------------------------------------------------------
+    def build_learner(self, cfg, classnames, clip_model):
+        raise NotImplementedError
+
+    def extra_models(self):
+        """Further ``(name, module, optimizer, scheduler)`` to register (e.g. DPLSearch's alphas)."""
+        return []
+
+    def build_model(self):
+        self.clip = self.load_frozen_clip()
+        print(f"Building the {type(self).__name__} learner")
+        self.model = self.build_learner(self.cfg, self.dm.dataset.classnames, self.clip).to(self.device)
+        self.register_learner()
+
+    def load_frozen_clip(self):
+        cfg = self.cfg
+        self.precision = self._resolve_precision(self.method_cfg.PREC)
+        dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        backbone = cfg.MODEL.BACKBONE
+        print(f"Loading CLIP (backbone: {backbone.NAME}, precision: {self.precision})")
+        model = load_clip(backbone.NAME, path=backbone.PATH, device=self.device, dtype=dtype)
+        model.requires_grad_(False)
+        resolution = model.visual.input_resolution
+        if tuple(cfg.INPUT.SIZE) != (resolution, resolution):
+            raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone.NAME} takes "
+                              f"{resolution}x{resolution} images; set INPUT.SIZE ({resolution}, {resolution})")
+        return PromptedCLIP(model)
+
+    def _resolve_precision(self, prec):
+        if prec == "fp16" and self.device.type != "cuda":
+            print(f"Warning: TRAINER.{self.CONFIG_NODE}.PREC fp16 needs CUDA; running in fp32 on {self.device.type} "
+                  "(use amp for bf16 autocast on CPU)")
+            return "fp32"
+        return prec
+
+    def register_learner(self):
+        learned = self.model.prompt_learner
+        n_params = sum(p.numel() for p in learned.parameters() if p.requires_grad)
+        print(f"# learned parameters: {n_params:,}")
+        self.optim = build_optimizer(learned, self.cfg.OPTIM)
+        self.sched = build_lr_scheduler(self.optim, self.cfg.OPTIM)
+        self.register_model("prompt_learner", learned, self.optim, self.sched)
+        for name, module, optim, sched in self.extra_models():
+            self.register_model(name, module, optim, sched)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "amp" and self.device.type == "cuda" else None
+
+    def autocast(self):
+        if self.precision != "amp":
+            return contextlib.nullcontext()
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    # ---- training ----------------------------------------------------------------------------------
+    def compute_loss(self, output, label, batch):
+        """Loss of one training batch and extra values for the log line; override to add terms."""
+        return F.cross_entropy(output.float(), label), {}
+
+    def backward_and_update(self, loss, names=None):
+        if self.scaler is None:
+            self.model_backward_and_update(loss, names)
+            return
+        names = self.get_model_names(names)
+        self.model_zero_grad(names)
+        self.scaler.scale(loss).backward()
+        for name in names:
+            if self._optims[name] is not None:
+                self.scaler.step(self._optims[name])
+        self.scaler.update()
+
+    def forward_backward(self, batch):
+        image, label = self.parse_batch_train(batch)
+        with self.autocast():
+            output = self.model(image)
+            loss, extra = self.compute_loss(output, label, batch)
+        self.backward_and_update(loss, names=["prompt_learner"])
+        summary = {"loss": loss.item(), "acc": compute_accuracy(output, label)[0].item(), **extra}
+        if (self.batch_idx + 1) == self.num_batches:
+            self.update_lr()
+        return summary
+
+    # ---- evaluation --------------------------------------------------------------------------------
+    def before_test(self):
+        self._eval_text_features = None
+        if self.model.cache_text_features:
+            with torch.no_grad(), self.autocast():
+                self._eval_text_features = self.model.class_text_features()
+
+    def model_inference(self, images):
+        with self.autocast():
+            text = getattr(self, "_eval_text_features", None)
+            if text is None:
+                return self.model(images)
+            return self.model.logits_from(self.model.image_features(images), text)
