@@ -1,0 +1,28 @@
+"""Every baseline config merges onto the project's defaults and carries CLIP's input pipeline and the
+published optimiser shape (SGD, cosine, one constant warm-up epoch at 1e-5, ViT-B/16)."""
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FILES = sorted(p for d in ("CoCoOp", "IVLP", "VPT", "MaPLe", "PromptSRC")
+               for p in (REPO / "configs" / "trainers" / d).glob("*.yaml"))
+
+
+def test_every_baseline_has_configs():
+    assert {p.parent.name for p in FILES} == {"CoCoOp", "IVLP", "VPT", "MaPLe", "PromptSRC"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_config_merges_with_clip_settings(path):
+    from dpl.config import get_cfg, merge_from_file
+
+    cfg = get_cfg()
+    merge_from_file(cfg, str(path))
+    assert tuple(cfg.INPUT.SIZE) == (224, 224) and cfg.INPUT.INTERPOLATION == "bicubic"
+    assert list(cfg.INPUT.PIXEL_MEAN) == [0.48145466, 0.4578275, 0.40821073]
+    assert list(cfg.INPUT.TRANSFORMS) == ["random_resized_crop", "random_flip", "normalize"]
+    assert (cfg.OPTIM.NAME, cfg.OPTIM.LR_SCHEDULER, cfg.OPTIM.WARMUP_EPOCH, cfg.OPTIM.WARMUP_TYPE) == \
+        ("sgd", "cosine", 1, "constant")
+    assert cfg.OPTIM.WARMUP_CONS_LR == 1e-5 and cfg.MODEL.BACKBONE.NAME == "ViT-B/16"
+    assert cfg.DATALOADER.TRAIN_X.BATCH_SIZE == (1 if path.parent.name == "CoCoOp" else 4)

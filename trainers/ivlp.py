@@ -1,0 +1,69 @@
+"""Independent vision-language prompting (IVLP; Khattak et al., MaPLe paper) and VPT-deep (Jia et al., ECCV 2022).
+
+IVLP: independent deep prompts in both towers (text layer 0 = learned context after the start token). Depth 0
+leaves a tower unprompted: vision depth 0 is deep *language* prompting. VPT: vision-only deep prompts; the
+text side is the frozen hand-crafted prompt. With ``TRAINER.LAYOUT`` the layout's per-layer lengths replace the
+hand design (VPT uses its vision branch only).
+"""
+from yacs.config import CfgNode as CN
+
+from dpl.deep_prompts import DeepPromptLearner, build_ivlp_learner, hand_layout, method_layout, without
+from dpl.engine import TRAINER_REGISTRY
+from dpl.prompting import LayerPrompts
+from dpl.text import zero_shot_text_features
+from dpl.trainer_base import PromptTrainer
+
+
+def extend_cfg(cfg):
+    cfg.TRAINER.IVLP = CN()
+    cfg.TRAINER.IVLP.N_CTX_VISION = 2
+    cfg.TRAINER.IVLP.N_CTX_TEXT = 2
+    cfg.TRAINER.IVLP.CTX_INIT = "a photo of a"
+    cfg.TRAINER.IVLP.PROMPT_DEPTH_VISION = 9  # 0: language-only prompting
+    cfg.TRAINER.IVLP.PROMPT_DEPTH_TEXT = 9
+    cfg.TRAINER.IVLP.PREC = "fp16"
+
+    cfg.TRAINER.VPT = CN()
+    cfg.TRAINER.VPT.N_CTX_VISION = 8
+    cfg.TRAINER.VPT.CTX_INIT = "a photo of a"  # the frozen text prompt is "<CTX_INIT> <class>."
+    cfg.TRAINER.VPT.PROMPT_DEPTH_VISION = -1  # -1: every layer of the loaded model (VPT-deep)
+    cfg.TRAINER.VPT.PREC = "fp16"
+
+
+@TRAINER_REGISTRY.register()
+class IVLP(PromptTrainer):
+    CONFIG_NODE = "IVLP"
+
+    def build_learner(self, cfg, classnames, clip_model):
+        return build_ivlp_learner(cfg, classnames, clip_model, self.CONFIG_NODE)
+
+
+class VPTLearner(DeepPromptLearner):
+    """Prompted image tower against fixed text features of the hand-crafted prompt (computed once)."""
+
+    def __init__(self, clip_model, prompt_learner, classnames, template):
+        super().__init__(clip_model, prompt_learner)
+        print(f"Text prompt (frozen): {template!r}")
+        self.register_buffer("text_features", zero_shot_text_features(clip_model, classnames, template),
+                             persistent=False)
+
+    def class_text_features(self):
+        return self.text_features
+
+
+@TRAINER_REGISTRY.register()
+class VPT(PromptTrainer):
+    CONFIG_NODE = "VPT"
+
+    def build_learner(self, cfg, classnames, clip_model):
+        c = self.method_cfg
+        default = hand_layout(clip_model, cfg.MODEL.BACKBONE.NAME, vision=(c.N_CTX_VISION, c.PROMPT_DEPTH_VISION),
+                              node="TRAINER.VPT")
+        layout = method_layout(cfg, clip_model, default)
+        if any(layout.text):
+            print("Note: VPT prompts the image tower only; the layout's text branch is ignored")
+        vision_only = without(layout, text=True)
+        prompts = LayerPrompts(vision_only, clip_model.vision_width, clip_model.text_width, kind="replace",
+                               dtype=clip_model.dtype)
+        template = f"{c.CTX_INIT.replace('_', ' ').strip()} {{}}." if c.CTX_INIT else "{}."
+        return VPTLearner(clip_model, prompts, classnames, template)

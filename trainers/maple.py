@@ -1,0 +1,65 @@
+"""MaPLe (Khattak et al., CVPR 2023): multi-modal prompts. Text prompts at the input (layer 0) and in the next
+PROMPT_DEPTH - 1 layers; the vision prompt of each of those layers is a learned linear projection of that
+layer's text prompt (one Linear(text width -> vision width) per layer), so the towers stay coupled.
+
+With ``TRAINER.LAYOUT`` the text branch's per-layer lengths decide; the vision branch follows the text (it is
+always the projection of the text prompt), so the layout's vision branch is ignored.
+"""
+import torch.nn as nn
+from yacs.config import CfgNode as CN
+
+from dpl.deep_prompts import DeepPromptLearner, DeepPrompts, hand_layout, method_layout
+from dpl.engine import TRAINER_REGISTRY
+from dpl.prompting import ReplacePrompt
+from dpl.trainer_base import PromptTrainer
+
+
+def extend_cfg(cfg):
+    cfg.TRAINER.MAPLE = CN()
+    cfg.TRAINER.MAPLE.N_CTX = 2
+    cfg.TRAINER.MAPLE.CTX_INIT = "a photo of a"
+    cfg.TRAINER.MAPLE.PREC = "fp16"
+    cfg.TRAINER.MAPLE.PROMPT_DEPTH = 9  # layers 0..DEPTH-1 get prompts
+
+
+class MultiModalPrompts(DeepPrompts):
+    """Text context + deep text prompts (from ``DeepPrompts``) and one text->vision projection per prompted layer."""
+
+    def __init__(self, clip_model, classnames, layout, ctx_init):
+        super().__init__(clip_model, classnames, layout, ctx_init, prompt_vision=False, node="TRAINER.MAPLE")
+        n_layers = min(clip_model.vision_layers, clip_model.text_layers)
+        self.coupled = [l for l in range(n_layers) if layout.text[l] > 0]
+        if any(layout.text[n_layers:]):
+            print(f"Note: text layers beyond {n_layers} have no vision layer to couple to; their vision side is unprompted")
+        self.projections = nn.ModuleDict({
+            str(l): nn.Linear(clip_model.text_width, clip_model.vision_width).to(clip_model.dtype)
+            for l in self.coupled})
+        self.n_vision_layers = clip_model.vision_layers
+
+    def _text_tokens(self, layer, text_prompts):
+        if layer == 0:
+            return self.context.ctx
+        return text_prompts[layer].tokens
+
+    def vision_prompts(self):
+        text_prompts = self.text_prompts()
+        prompts = [None] * self.n_vision_layers
+        for l in self.coupled:
+            prompts[l] = ReplacePrompt(self.projections[str(l)](self._text_tokens(l, text_prompts)))
+        return prompts
+
+
+@TRAINER_REGISTRY.register()
+class MaPLe(PromptTrainer):
+    CONFIG_NODE = "MAPLE"
+
+    def build_learner(self, cfg, classnames, clip_model):
+        c = self.method_cfg
+        default = hand_layout(clip_model, cfg.MODEL.BACKBONE.NAME, vision=(c.N_CTX, c.PROMPT_DEPTH),
+                              text=(c.N_CTX, c.PROMPT_DEPTH), node="TRAINER.MAPLE",
+                              depth_keys=("PROMPT_DEPTH", "PROMPT_DEPTH"))
+        layout = method_layout(cfg, clip_model, default)
+        if layout is not default:
+            print("Note: MaPLe's vision prompts are projections of its text prompts at the same layers; "
+                  "the layout's vision branch is ignored")
+        return DeepPromptLearner(clip_model, MultiModalPrompts(clip_model, classnames, layout, c.CTX_INIT))

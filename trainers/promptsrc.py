@@ -1,0 +1,130 @@
+"""PromptSRC (Khattak et al., ICCV 2023): IVLP prompts regularised toward the frozen CLIP, and Gaussian prompt
+aggregation (GPA) over epochs.
+
+Loss = CE + TEXT_LOSS_WEIGHT * L1(prompted text features, frozen text features)
+          + IMAGE_LOSS_WEIGHT * L1(prompted image features, frozen image features)
+          + KL(prompted logits || frozen zero-shot logits).
+The frozen text features are CLIP's zero-shot features ensembled over the ImageNet templates, computed once;
+the frozen image features come from the same CLIP run without prompts (no second copy of the model). GPA: the
+prompt_learner state after epoch e is weighted by a Gaussian over e = 1..MAX_EPOCH (GPA_MEAN, GPA_STD), the
+weights normalised to sum to 1; after the last epoch the aggregate replaces the prompts and is what is saved
+and tested.
+"""
+import math
+import os.path as osp
+
+import torch
+import torch.nn.functional as F
+from yacs.config import CfgNode as CN
+
+from dpl.deep_prompts import DeepPromptLearner, build_ivlp_learner
+from dpl.engine import TRAINER_REGISTRY
+from dpl.engine.utils.io import atomic_torch_save
+from dpl.templates import IMAGENET_TEMPLATES
+from dpl.text import zero_shot_text_features
+from dpl.trainer_base import PromptTrainer
+
+
+def extend_cfg(cfg):
+    cfg.TRAINER.PROMPTSRC = CN()
+    cfg.TRAINER.PROMPTSRC.N_CTX_VISION = 4
+    cfg.TRAINER.PROMPTSRC.N_CTX_TEXT = 4
+    cfg.TRAINER.PROMPTSRC.CTX_INIT = "a photo of a"
+    cfg.TRAINER.PROMPTSRC.PROMPT_DEPTH_VISION = 9
+    cfg.TRAINER.PROMPTSRC.PROMPT_DEPTH_TEXT = 9
+    # ints as in PromptSRC, so its published yaml files merge unchanged (yacs does not turn an int into a float)
+    cfg.TRAINER.PROMPTSRC.TEXT_LOSS_WEIGHT = 25
+    cfg.TRAINER.PROMPTSRC.IMAGE_LOSS_WEIGHT = 10
+    cfg.TRAINER.PROMPTSRC.GPA_MEAN = 15
+    cfg.TRAINER.PROMPTSRC.GPA_STD = 1
+    cfg.TRAINER.PROMPTSRC.PREC = "fp16"
+
+
+def gpa_weights(n_epochs, mean, std):
+    """Normalised Gaussian weights of epochs 1..n_epochs (peak at epoch ``mean``)."""
+    raw = [math.exp(-0.5 * ((e - mean) / std) ** 2) for e in range(1, n_epochs + 1)]
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+class SelfRegulatedLearner(DeepPromptLearner):
+    """IVLP learner that, in training, also leaves the self-regularising terms in ``extra_losses``."""
+
+    def __init__(self, clip_model, prompt_learner, classnames):
+        super().__init__(clip_model, prompt_learner)
+        self.classnames = list(classnames)
+        self.extra_losses = {}
+        # Frozen text features; computed on first training use (evaluation never needs them), then kept.
+        self.register_buffer("frozen_text_features", None, persistent=False)
+
+    def frozen_text(self):
+        if self.frozen_text_features is None:
+            print(f"Computing frozen text features over {len(IMAGENET_TEMPLATES)} ImageNet templates (once)")
+            self.frozen_text_features = zero_shot_text_features(self.clip, self.classnames, IMAGENET_TEMPLATES)
+        return self.frozen_text_features
+
+    def forward(self, images):
+        image_features = self.image_features(images)
+        text_features = self.class_text_features()
+        logits = self.logits_from(image_features, text_features)
+        if self.training:
+            frozen_text = self.frozen_text()
+            with torch.no_grad():
+                frozen_image = self.encode_images(images)  # the same CLIP, no prompts
+                frozen_logits = self.logits_from(frozen_image, frozen_text)
+            self.extra_losses = {
+                "scl_text": F.l1_loss(text_features.float(), frozen_text.float()),
+                "scl_image": F.l1_loss(image_features.float(), frozen_image.float()),
+                "scl_logits": F.kl_div(F.log_softmax(logits.float(), dim=1), F.log_softmax(frozen_logits.float(), dim=1),
+                                       reduction="sum", log_target=True) / logits.numel(),
+            }
+        return logits
+
+
+@TRAINER_REGISTRY.register()
+class PromptSRC(PromptTrainer):
+    CONFIG_NODE = "PROMPTSRC"
+
+    def build_learner(self, cfg, classnames, clip_model):
+        learner = build_ivlp_learner(cfg, classnames, clip_model, self.CONFIG_NODE,
+                                     learner_cls=lambda clip, prompts: SelfRegulatedLearner(clip, prompts, classnames))
+        c = self.method_cfg
+        self.gpa = gpa_weights(cfg.OPTIM.MAX_EPOCH, c.GPA_MEAN, c.GPA_STD)
+        self.gpa_state = None
+        return learner
+
+    def compute_loss(self, output, label, batch):
+        c = self.method_cfg
+        terms = self.model.extra_losses
+        ce = F.cross_entropy(output.float(), label)
+        loss = (ce + c.TEXT_LOSS_WEIGHT * terms["scl_text"] + c.IMAGE_LOSS_WEIGHT * terms["scl_image"]
+                + terms["scl_logits"])
+        return loss, {"ce": ce.item(), **{k: v.item() for k, v in terms.items()}}
+
+    # ---- Gaussian prompt aggregation ---------------------------------------------------------------
+    def _gpa_file(self):
+        return osp.join(self.output_dir, "gpa_running_sum.pth")
+
+    def before_train(self):
+        super().before_train()
+        # A resumed run continues the running sum, if it was saved for exactly the epochs already done.
+        if self.start_epoch > 0 and osp.isfile(self._gpa_file()):
+            saved = torch.load(self._gpa_file(), map_location=self.device)
+            if saved["epochs_done"] == self.start_epoch:
+                self.gpa_state = saved["sum"]
+                print(f"GPA: resumed the running sum of epochs 1..{self.start_epoch}")
+            else:
+                print(f"Warning: GPA sum covers {saved['epochs_done']} epochs, the run resumes after "
+                      f"{self.start_epoch}; aggregating from here only")
+
+    def after_epoch(self):
+        weight = self.gpa[self.epoch]
+        state = {k: v.detach().float() * weight for k, v in self.model.prompt_learner.state_dict().items()}
+        self.gpa_state = state if self.gpa_state is None else {k: self.gpa_state[k] + v for k, v in state.items()}
+        if self.epoch + 1 == self.max_epoch:
+            print("GPA: loading the Gaussian-weighted average of the prompts of every epoch")
+            current = self.model.prompt_learner.state_dict()
+            self.model.prompt_learner.load_state_dict({k: v.to(current[k].dtype) for k, v in self.gpa_state.items()})
+        else:
+            atomic_torch_save({"epochs_done": self.epoch + 1, "sum": self.gpa_state}, self._gpa_file())
+        super().after_epoch()
