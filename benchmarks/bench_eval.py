@@ -1,0 +1,78 @@
+"""Evaluation throughput of a DPL model: class text features computed once per evaluation (what
+PromptTrainer.before_test does) versus recomputed for every test batch (the official code's path).
+
+Random weights at ViT-B/16 shapes, 100 classes; ``--small`` runs a tiny model for a quick check.
+
+    python benchmarks/bench_eval.py [--small] [--classes 100] [--batches 3] [--batch-size 16]
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+from clip.model import CLIP
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from dpl.prompting import PromptedCLIP, PromptLayout  # noqa: E402
+from trainers.dpl import DPLLearner  # noqa: E402
+
+# clip.model.CLIP constructor arguments: the published ViT-B/16 shapes and a tiny stand-in.
+SHAPES = {
+    "ViT-B/16": dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
+                     context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8,
+                     transformer_layers=12),
+    "small": dict(embed_dim=64, image_resolution=32, vision_layers=2, vision_width=64, vision_patch_size=16,
+                  context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=2, transformer_layers=2),
+}
+
+
+def build(shape, n_classes, device):
+    torch.manual_seed(0)
+    model = CLIP(**SHAPES[shape]).float().eval().requires_grad_(False).to(device)
+    clip_model = PromptedCLIP(model)
+    layout = PromptLayout.uniform(2, clip_model.vision_layers, clip_model.text_layers, max_length=6, backbone=shape)
+    names = [f"class {i}" for i in range(n_classes)]
+    return DPLLearner(clip_model, names, layout, ctx_init="default").to(device).eval()
+
+
+@torch.no_grad()
+def images_per_second(learner, images, cache_text):
+    """Seconds for one evaluation pass over ``images`` (a list of batches) -> images/s."""
+    start = time.perf_counter()
+    text = learner.class_text_features() if cache_text else None
+    for batch in images:
+        if cache_text:
+            learner.logits_from(learner.image_features(batch), text)
+        else:
+            learner(batch)
+    if batch.is_cuda:
+        torch.cuda.synchronize()
+    return sum(len(b) for b in images) / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="tiny model instead of ViT-B/16 shapes")
+    parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    shape = "small" if args.small else "ViT-B/16"
+    learner = build(shape, args.classes, device)
+    res = learner.clip.visual.input_resolution
+    images = [torch.randn(args.batch_size, 3, res, res, device=device) for _ in range(args.batches)]
+    images_per_second(learner, images[:1], True)  # warm-up
+    once = images_per_second(learner, images, True)
+    per_batch = images_per_second(learner, images, False)
+    print(f"{shape}, {args.classes} classes, {args.batches} batches of {args.batch_size} on {device.type}")
+    print(f"text features once per evaluation : {once:8.1f} images/s")
+    print(f"text features per test batch      : {per_batch:8.1f} images/s")
+    print(f"speed-up: {once / per_batch:.2f}x")
+    return once, per_batch
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""DPL helpers that need no trainer: ensemble text input, alpha files, diagnostics, the plot."""
+import json
+
+import pytest
+import torch
+
+from dpl.backbone import build_tiny_clip
+from dpl.dpl_text import DEFAULT_TEMPLATE, class_text_input, ensemble_text_input
+from dpl.errors import ConfigError
+from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
+from dpl.text import class_prompt_inputs
+
+CLASSES = ["dog", "golden_retriever", "a very long class name with many words"]
+
+
+@pytest.fixture(scope="module")
+def clip_model():
+    return build_tiny_clip().float().eval()
+
+
+def test_ensemble_eot_is_a_real_eot_embedding(clip_model):
+    templates = ["a photo of a {}.", "itap of the {}.", "a photo of the hard to see {}."]
+    emb, eot = ensemble_text_input(clip_model, CLASSES, templates)
+    eot_vector = clip_model.token_embedding.weight[49407]
+    for c in range(len(CLASSES)):
+        assert torch.allclose(emb[c, int(eot[c])], eot_vector, atol=1e-6)
+        # every template's EOT is at or before the common one; the longest sets it
+        own = torch.stack([class_prompt_inputs(clip_model, CLASSES, t)[1][c] for t in templates])
+        assert int(eot[c]) == int(own.max())
+    # the last content position averages the "." of all three templates (all end with "{}.")
+    dot = clip_model.token_embedding.weight[269]
+    assert torch.allclose(emb[0, int(eot[0]) - 1], dot, atol=1e-6)
+
+
+def test_default_and_custom_text_input(clip_model):
+    emb, eot = class_text_input(clip_model, CLASSES, "default")
+    ref, ref_eot, _ = class_prompt_inputs(clip_model, CLASSES, DEFAULT_TEMPLATE)
+    assert torch.equal(emb, ref) and torch.equal(eot, ref_eot)
+    emb2, _ = class_text_input(clip_model, CLASSES, "itap of a {}.")
+    assert not torch.equal(emb2, emb)
+    with pytest.raises(ConfigError, match="CTX_INIT"):
+        class_text_input(clip_model, CLASSES, "no placeholder")
+
+
+def test_alpha_files_named_by_branch(tmp_path):
+    probs = {"vision": torch.tensor([[0.9, 0.1], [0.2, 0.8]]), "text": torch.tensor([[0.3, 0.7]])}
+    path = save_alpha_probabilities(str(tmp_path), 3, probs)
+    assert path.endswith("alphas/epoch_3.json")
+    data = json.load(open(path))
+    assert set(data) == {"vision", "text"}
+    assert len(data["vision"]) == 2 and len(data["text"]) == 1
+    save_alpha_probabilities(str(tmp_path), 10, probs)
+    assert [e for e, _ in load_alpha_history(str(tmp_path))] == [3, 10]
+
+
+def test_diagnostics_warn_on_collapse_and_indecision():
+    collapsed = {"vision": torch.tensor([[0.9, 0.1]] * 3), "text": torch.tensor([[0.9, 0.1], [0.1, 0.9]])}
+    report = diagnose(collapsed, collapse_fraction=0.75, undecided_margin=0.05)
+    assert report.zero_layers == 4 and report.total_layers == 5
+    assert any("collapsed" in w for w in report.warnings)
+    undecided = {"vision": torch.tensor([[0.51, 0.49]]), "text": torch.tensor([[0.49, 0.51]])}
+    report = diagnose(undecided, collapse_fraction=0.75, undecided_margin=0.05)
+    assert report.lengths == {"vision": [0], "text": [1]}
+    assert any("undecided" in w for w in report.warnings) and not any("collapsed" in w for w in report.warnings)
+    assert any(line.startswith("WARNING") for line in report.lines())
+    decided = {"vision": torch.tensor([[0.1, 0.9]]), "text": torch.tensor([[0.05, 0.95]])}
+    assert diagnose(decided).warnings == []
+
+
+def test_plot_writes_png(tmp_path):
+    probs = {"vision": torch.softmax(torch.randn(3, 4), -1).numpy(),
+             "text": torch.softmax(torch.randn(2, 4), -1).numpy()}
+    history = [(e, {b: p.tolist() for b, p in probs.items()}) for e in (1, 2)]
+    path = plot_search(probs, history, str(tmp_path / "layout.png"))
+    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"

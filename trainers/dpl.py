@@ -1,0 +1,140 @@
+"""DPL train stage (Huang et al., 2025): one key/value prompt of the searched length per layer and branch
+(length 0 = nothing at that layer), fixed class text input, optional distillation toward zero-shot CLIP.
+
+The layout comes from ``TRAINER.LAYOUT`` (the search's ``layout.json``, or ``uniform:K`` etc.).
+``TRAINER.DPL`` is shared with the search stage (trainers/dpl_search.py).
+"""
+import torch
+import torch.nn.functional as F
+from yacs.config import CfgNode as CN
+
+from dpl.dpl_text import class_text_input
+from dpl.engine import TRAINER_REGISTRY
+from dpl.errors import ConfigError
+from dpl.layout_config import layout_from_cfg
+from dpl.prompting import LayerPrompts
+from dpl.templates import IMAGENET_TEMPLATES
+from dpl.text import zero_shot_text_features
+from dpl.trainer_base import CLIPLearner, PromptTrainer
+
+SEARCH_HINT = ("run the search first (python train.py --trainer DPLSearch --config-file "
+               "configs/trainers/DPL/search.yaml ...) and pass TRAINER.LAYOUT <search output dir>/layout.json, "
+               "or give a hand layout such as TRAINER.LAYOUT uniform:2")
+
+
+def extend_cfg(cfg):
+    cfg.TRAINER.DPL = CN()
+    cfg.TRAINER.DPL.PREC = "fp32"
+    cfg.TRAINER.DPL.MAX_LENGTH = 6  # N: lengths 0..N per layer
+    cfg.TRAINER.DPL.PROMPT_STD = 0.02
+    cfg.TRAINER.DPL.CTX_INIT = "ensemble"  # "ensemble" | "default" | a template with "{}"
+    cfg.TRAINER.DPL.SEARCH_CTX_INIT = "default"  # the search's text input ("a photo of a {}.")
+    cfg.TRAINER.DPL.ALPHA_LR = 3.5e-3
+    cfg.TRAINER.DPL.ALPHA_BETAS = (0.5, 0.999)
+    cfg.TRAINER.DPL.ALPHA_WEIGHT_DECAY = 0.0
+    cfg.TRAINER.DPL.ALPHA_WARMUP_EPOCHS = 0  # prompts-only epochs before the alphas train (0 = paper)
+    cfg.TRAINER.DPL.NAIVE_SUPERNET = False  # debug: N+1 separate attentions instead of the fused mixture
+    cfg.TRAINER.DPL.KD_WEIGHT = 0.0  # distillation toward zero-shot CLIP; 0 = no teacher built or run
+    cfg.TRAINER.DPL.KD_TEMPERATURE = 1.0
+    cfg.TRAINER.DPL.COLLAPSE_ZERO_FRACTION = 0.75  # warn when this fraction of layers chose length 0
+    cfg.TRAINER.DPL.UNDECIDED_MARGIN = 0.05  # warn when the mean winner-minus-runner-up margin is below
+
+
+class FixedTextLearner(CLIPLearner):
+    """A CLIP learner whose text input is one fixed token sequence per class (frozen, never saved)."""
+
+    def __init__(self, clip_model, classnames, ctx_init, key):
+        super().__init__(clip_model)
+        embeddings, eot = class_text_input(clip_model, classnames, ctx_init, key)
+        self.register_buffer("text_embeddings", embeddings, persistent=False)
+        self.register_buffer("text_eot", eot, persistent=False)
+
+    def vision_prompts(self):
+        raise NotImplementedError
+
+    def text_prompts(self):
+        raise NotImplementedError
+
+    def image_features(self, images):
+        return self.encode_images(images, self.vision_prompts())
+
+    def class_text_features(self):
+        features = self.clip.encode_text(self.text_embeddings, self.text_eot, self.text_prompts())
+        return F.normalize(features, dim=-1)
+
+
+class DPLLearner(FixedTextLearner):
+    def __init__(self, clip_model, classnames, layout, ctx_init="ensemble", std=0.02):
+        super().__init__(clip_model, classnames, ctx_init, "TRAINER.DPL.CTX_INIT")
+        self.layout = layout
+        self.prompt_learner = LayerPrompts(layout, clip_model.vision_width, clip_model.text_width,
+                                           kind="kv", std=std, dtype=clip_model.dtype)
+
+    def vision_prompts(self):
+        return self.prompt_learner.vision_prompts()
+
+    def text_prompts(self):
+        return self.prompt_learner.text_prompts()
+
+
+class ZeroShotTeacher(torch.nn.Module):
+    """Frozen zero-shot CLIP on the same (shared, frozen) model: text features computed once."""
+
+    def __init__(self, clip_model, classnames, templates=IMAGENET_TEMPLATES):
+        super().__init__()
+        self.clip = [clip_model]  # a list: the shared CLIP is not a submodule of the teacher
+        self.register_buffer("text_features", zero_shot_text_features(clip_model, classnames, templates),
+                             persistent=False)
+
+    @torch.no_grad()
+    def forward(self, images):
+        clip_model = self.clip[0]
+        image = F.normalize(clip_model.encode_image(images.type(clip_model.dtype)).float(), dim=-1)
+        return clip_model.logit_scale.exp().float() * image @ self.text_features.float().t()
+
+
+def kd_loss(student_logits, teacher_logits, temperature):
+    """KL(teacher || student) of the class distributions at ``temperature`` (standard KD, the official form),
+    scaled by T^2 (so its gradient size does not depend on T)."""
+    t = temperature
+    student = F.log_softmax(student_logits.float() / t, dim=-1)
+    teacher = F.log_softmax(teacher_logits.float() / t, dim=-1)
+    return F.kl_div(student, teacher, reduction="batchmean", log_target=True) * (t * t)
+
+
+@TRAINER_REGISTRY.register()
+class DPL(PromptTrainer):
+    CONFIG_NODE = "DPL"
+
+    def check_cfg(self, cfg):
+        super().check_cfg(cfg)
+        if not cfg.TRAINER.LAYOUT:
+            raise ConfigError(f"TRAINER.LAYOUT is not set; the DPL trainer needs a prompt layout: {SEARCH_HINT}")
+        if cfg.TRAINER.DPL.KD_WEIGHT < 0 or cfg.TRAINER.DPL.KD_TEMPERATURE <= 0:
+            raise ConfigError(f"TRAINER.DPL.KD_WEIGHT must be >= 0 and KD_TEMPERATURE > 0 (got "
+                              f"{cfg.TRAINER.DPL.KD_WEIGHT}, {cfg.TRAINER.DPL.KD_TEMPERATURE})")
+
+    def build_learner(self, cfg, classnames, clip_model):
+        c = self.method_cfg
+        layout = layout_from_cfg(cfg, clip_model, max_length=c.MAX_LENGTH)
+        if layout is None:  # check_cfg guards this; kept for callers that skip it
+            raise ConfigError(f"TRAINER.LAYOUT is not set; {SEARCH_HINT}")
+        print(f"DPL layout: {layout.summary()}")
+        learner = DPLLearner(clip_model, classnames, layout, c.CTX_INIT, c.PROMPT_STD)
+        # Built only when used: with weight 0 the teacher would cost a forward pass per step for nothing.
+        self.teacher = ZeroShotTeacher(clip_model, classnames) if c.KD_WEIGHT > 0 else None
+        return learner
+
+    def build_model(self):
+        super().build_model()
+        if self.teacher is not None:
+            self.teacher.to(self.device)
+
+    def compute_loss(self, output, label, batch):
+        loss = F.cross_entropy(output.float(), label)
+        if self.teacher is None:
+            return loss, {}
+        images, _ = self.parse_batch_train(batch)
+        teacher_logits = self.teacher(images)
+        kd = kd_loss(output, teacher_logits, self.method_cfg.KD_TEMPERATURE)
+        return loss + self.method_cfg.KD_WEIGHT * kd, {"loss_ce": loss.item(), "loss_kd": kd.item()}

@@ -1,0 +1,152 @@
+"""DPL search stage: a frozen CLIP whose every attention layer mixes all prompt lengths 0..N, weighted by
+softmax(alpha); bilevel first-order search (alphas on validation batches with Adam, prompts on training
+batches with the engine's SGD). Writes ``alphas/epoch_<e>.json`` each epoch, then ``layout.png`` and
+``layout.json`` (last: it marks the search as done).
+
+Shares ``TRAINER.DPL`` with the train stage (trainers/dpl.py).
+"""
+import collections
+import os
+
+import torch
+import torch.nn.functional as F
+
+from dpl.engine import TRAINER_REGISTRY
+from dpl.engine.metrics import compute_accuracy
+from dpl.errors import ConfigError
+from dpl.prompting import Architecture, SearchSpace, supernet_prompts
+from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
+from dpl.trainer_base import PromptTrainer
+
+from .dpl import FixedTextLearner
+
+LAYOUT_FILE = "layout.json"
+PLOT_FILE = "layout.png"
+
+
+class SearchLearner(FixedTextLearner):
+    """Supernet: ``prompt_learner`` = candidate prompts (SearchSpace), ``architecture`` = the alphas."""
+
+    def __init__(self, clip_model, classnames, max_length, ctx_init="default", std=0.02, naive=False):
+        super().__init__(clip_model, classnames, ctx_init, "TRAINER.DPL.SEARCH_CTX_INIT")
+        self.prompt_learner = SearchSpace(clip_model.vision_layers, clip_model.text_layers, clip_model.vision_width,
+                                          clip_model.text_width, max_length, std=std)
+        self.architecture = Architecture(clip_model.vision_layers, clip_model.text_layers, max_length)
+        self.naive = naive
+
+    def vision_prompts(self):
+        return supernet_prompts(self.prompt_learner, self.architecture, "vision", naive=self.naive)
+
+    def text_prompts(self):
+        return supernet_prompts(self.prompt_learner, self.architecture, "text", naive=self.naive)
+
+
+@TRAINER_REGISTRY.register()
+class DPLSearch(PromptTrainer):
+    CONFIG_NODE = "DPL"
+
+    def check_cfg(self, cfg):
+        super().check_cfg(cfg)
+        c = cfg.TRAINER.DPL
+        if c.MAX_LENGTH < 1:
+            raise ConfigError(f"TRAINER.DPL.MAX_LENGTH is {c.MAX_LENGTH}; the search needs at least 1")
+        if c.ALPHA_WARMUP_EPOCHS < 0:
+            raise ConfigError(f"TRAINER.DPL.ALPHA_WARMUP_EPOCHS is {c.ALPHA_WARMUP_EPOCHS}; expected >= 0")
+
+    def build_learner(self, cfg, classnames, clip_model):
+        c = self.method_cfg
+        if self.dm.val_loader is None:
+            raise ConfigError(f"Dataset {cfg.DATASET.NAME} has no validation split; the DPL search updates its "
+                              "alphas on validation batches (use a dataset with a val split)")
+        return SearchLearner(clip_model, classnames, c.MAX_LENGTH, c.SEARCH_CTX_INIT, c.PROMPT_STD, c.NAIVE_SUPERNET)
+
+    def extra_models(self):
+        c = self.method_cfg
+        arch = self.model.architecture
+        optim = torch.optim.Adam(arch.parameters(), lr=c.ALPHA_LR, betas=tuple(c.ALPHA_BETAS),
+                                 weight_decay=c.ALPHA_WEIGHT_DECAY)
+        return [("architecture", arch, optim, None)]
+
+    # ---- validation batches for the alpha step ------------------------------------------------------
+    def _val_position(self):
+        """Global index of the next alpha step's val batch, so a resumed run draws the same batches."""
+        warmup = self.method_cfg.ALPHA_WARMUP_EPOCHS
+        steps = max(self.epoch - warmup, 0) * self.num_batches + self.batch_idx
+        return steps % len(self.dm.val_loader)
+
+    def _fresh_val_iter(self):
+        # A DataLoader iterator draws its base seed from the global RNG; keep that draw out of the global
+        # stream so the training shuffle (and a resumed run) does not depend on when the val loader restarts.
+        with torch.random.fork_rng(devices=[]):
+            return iter(self.dm.val_loader)
+
+    def next_val_batch(self):
+        """A new validation batch every call, cycling through the val loader (one persistent iterator)."""
+        want = self._val_position()
+        if getattr(self, "_val_iter", None) is None or self._val_cursor != want:
+            self._val_iter, self._val_cursor = self._fresh_val_iter(), 0
+            for _ in range(want):  # only after a resume: skip to where the interrupted run was
+                next(self._val_iter)
+                self._val_cursor += 1
+        try:
+            batch = next(self._val_iter)
+        except StopIteration:
+            self._val_iter, self._val_cursor = self._fresh_val_iter(), 0
+            batch = next(self._val_iter)
+        self._val_cursor = (self._val_cursor + 1) % len(self.dm.val_loader)
+        log = getattr(self, "alpha_batch_log", None)
+        if log is None:
+            log = self.alpha_batch_log = collections.deque(maxlen=1000)
+        log.append(batch["index"].tolist() if "index" in batch else batch.get("impath"))
+        return batch
+
+    # ---- one training step --------------------------------------------------------------------------
+    def forward_backward(self, batch):
+        summary = {}
+        if self.epoch >= self.method_cfg.ALPHA_WARMUP_EPOCHS:
+            image, label = self.parse_batch_train(self.next_val_batch())
+            with self.autocast():
+                loss_alpha = F.cross_entropy(self.model(image).float(), label)
+            self.backward_and_update(loss_alpha, names=["architecture"])
+            summary["loss_alpha"] = loss_alpha.item()
+        image, label = self.parse_batch_train(batch)
+        with self.autocast():
+            output = self.model(image)
+            loss, extra = self.compute_loss(output, label, batch)
+        self.backward_and_update(loss, names=["prompt_learner"])
+        summary.update({"loss": loss.item(), "acc": compute_accuracy(output, label)[0].item(), **extra})
+        if (self.batch_idx + 1) == self.num_batches:
+            self.update_lr()
+        return summary
+
+    # ---- per epoch / end of search ------------------------------------------------------------------
+    def after_epoch(self):
+        super().after_epoch()
+        probs = self.model.architecture.probabilities()
+        save_alpha_probabilities(self.output_dir, self.epoch + 1, probs)
+        for branch, p in probs.items():
+            conf, length = p.max(dim=-1)
+            cells = " ".join(f"{k}({c:.2f})" for k, c in zip(length.tolist(), conf.tolist()))
+            print(f"epoch {self.epoch + 1} {branch} layout (p): {cells}")
+
+    def after_train(self):
+        self.finish_search()
+        super().after_train()
+
+    def finish_search(self):
+        c = self.method_cfg
+        arch = self.model.architecture
+        probs = arch.probabilities()
+        layout = arch.derive_layout(backbone=self.cfg.MODEL.BACKBONE.NAME, source=self.output_dir)
+        layout.validate(self.clip.vision_layers, self.clip.text_layers, c.MAX_LENGTH)
+        report = diagnose(probs, c.COLLAPSE_ZERO_FRACTION, c.UNDECIDED_MARGIN)
+        print(f"Searched layout: {layout.summary()}")
+        for line in report.lines():
+            print(line)
+        plot_search({b: p.float().cpu().numpy() for b, p in probs.items()}, load_alpha_history(self.output_dir),
+                    os.path.join(self.output_dir, PLOT_FILE), title=f"DPL search ({self.cfg.DATASET.NAME})")
+        path = os.path.join(self.output_dir, LAYOUT_FILE)
+        layout.save(path)  # last: its presence marks the search as done
+        print(f"Layout saved to {path}")
+        self.search_report = report
+        return layout
