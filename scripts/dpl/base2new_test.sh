@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Base-to-new protocol, step 2: evaluate the model trained on the base classes on the new classes.
+# Usage: bash scripts/dpl/base2new_test.sh DATASET SEED   (LOAD_EPOCH overrides the epoch to load)
+# Then: python parse_test_res.py --base2new output/base2new
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+[[ $# -eq 2 ]] || die "usage: bash scripts/dpl/base2new_test.sh DATASET SEED (e.g. caltech101 1)"
+DATASET="$1"
+SEED="$2"
+SHOTS="${SHOTS:-16}"
+
+resolve_settings base2new
+DATASET_CFG="$(dataset_config "$DATASET")"
+TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
+SEARCH_DIR="$(base2new_dir search_base "$DATASET" DPLSearch "$SEARCH_CFG" "$SEED")"
+TRAIN_DIR="$(base2new_dir train_base "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
+TEST_DIR="$(base2new_dir test_new "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
+FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG" --eval-only)
+DATA_OPTS=(DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES new)
+
+set_layout_args "$SEARCH_DIR"
+if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
+    run_train "$TEST_DIR" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "${FLAGS[@]}" "${DATA_OPTS[@]}"
+else
+    [[ -d "$TRAIN_DIR" ]] || die "no trained model in $TRAIN_DIR; run scripts/dpl/base2new_train.sh $DATASET $SEED first"
+    [[ "$LAYOUT_MODE" != "searched" || -f "$SEARCH_DIR/layout.json" ]] || die "no searched layout $SEARCH_DIR/layout.json; run scripts/dpl/base2new_train.sh $DATASET $SEED first"
+    EPOCH="$(max_epoch "$TRAINER_CFG")"
+    run_train "$TEST_DIR" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "${FLAGS[@]}" \
+        --model-dir "$TRAIN_DIR" --load-epoch "$EPOCH" "${DATA_OPTS[@]}" "${LAYOUT_ARGS[@]}"
+fi

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Settings and helpers shared by the protocol scripts (sourced, never run on its own).
+# Every setting is an environment variable with a default, so no script needs editing:
+#   DATA BACKBONE SEEDS TRAINER CFG SEARCH_CFG LAYOUT OUTPUT PYTHON OPTS (see README "The protocols"),
+#   plus CONFIG_ROOT (config folder), SHOTS / LOAD_EPOCH (base2new, xd) and XD_SOURCE (xd).
+# OPTS is split on whitespace: values cannot contain spaces.
+set -euo pipefail
+
+# Relative DATA / OUTPUT / LAYOUT paths given by the user are relative to where they typed the command;
+# the scripts themselves run from the repository root.
+CALLER_PWD="$PWD"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO_ROOT"
+
+die() {
+    echo "ERROR: $*" >&2
+    exit 2
+}
+
+# An absolute path for a user-given path (relative ones are taken from the caller's directory).
+abs_from_caller() {
+    case "$1" in
+        /*) echo "$1" ;;
+        *) echo "$CALLER_PWD/$1" ;;
+    esac
+}
+
+if [[ -n "${DATA:-}" ]]; then DATA="$(abs_from_caller "$DATA")"; else DATA="$REPO_ROOT/data"; fi
+if [[ -n "${OUTPUT:-}" ]]; then OUTPUT="$(abs_from_caller "$OUTPUT")"; else OUTPUT="$REPO_ROOT/output"; fi
+BACKBONE="${BACKBONE:-ViT-B/16}"
+SEEDS="${SEEDS:-1 2 3}"
+TRAINER="${TRAINER:-DPL}"
+SEARCH_CFG="${SEARCH_CFG:-search}"
+PYTHON="${PYTHON:-python}"
+OPTS="${OPTS:-}"
+# Folder holding datasets/ and trainers/ configs (your own copies, say); default the repository's.
+if [[ -n "${CONFIG_ROOT:-}" ]]; then CONFIG_ROOT="$(abs_from_caller "$CONFIG_ROOT")"; else CONFIG_ROOT="configs"; fi
+# PYTHON may carry arguments ("python3 -u"); OPTS is a list of KEY VALUE pairs.
+read -r -a PYTHON_CMD <<< "$PYTHON"
+read -r -a OPTS_ARR <<< "$OPTS"
+(( ${#OPTS_ARR[@]} % 2 == 0 )) || die "OPTS must hold KEY VALUE pairs, got an odd number of words: '$OPTS'"
+
+# The published config of each trainer; PROTOCOL is fewshot | base2new | xd (PromptSRC and MaPLe
+# have protocol-specific configs).
+default_cfg() {
+    local trainer="$1" protocol="$2"
+    case "$trainer" in
+        DPL) echo "vit_b16_ep40" ;;
+        DPLSearch) echo "$SEARCH_CFG" ;;
+        ZeroshotCLIP) echo "vit_b16" ;;
+        CoOp) echo "vit_b16_ep50" ;;
+        CoCoOp) echo "vit_b16_c4_ep10_batch1_ctxv1" ;;
+        IVLP) echo "vit_b16_c2_ep5_batch4_2+2ctx" ;;
+        VPT) echo "vit_b16_c2_ep5_batch4_4" ;;
+        MaPLe)
+            case "$protocol" in
+                xd) echo "vit_b16_c2_ep5_batch4_2ctx_cross_datasets" ;;
+                *) echo "vit_b16_c2_ep5_batch4_2ctx" ;;
+            esac ;;
+        PromptSRC)
+            case "$protocol" in
+                base2new) echo "vit_b16_c2_ep20_batch4_4+4ctx" ;;
+                xd) echo "vit_b16_c2_ep20_batch4_4+4ctx_cross_datasets" ;;
+                *) echo "vit_b16_c2_ep50_batch4_4+4ctx_few_shot" ;;
+            esac ;;
+        *) die "unknown TRAINER '$trainer' (expected one of: ZeroshotCLIP CoOp CoCoOp IVLP VPT MaPLe PromptSRC DPL)" ;;
+    esac
+}
+
+# Trainers that can take a prompt layout; ZeroshotCLIP learns nothing.
+takes_layout() { [[ "$1" != "ZeroshotCLIP" ]]; }
+
+# Resolve CFG, LAYOUT and the run-dir tag for the current TRAINER. Sets CFG_NAME, LAYOUT_MODE
+# (searched | none | spec), LAYOUT_SPEC (the TRAINER.LAYOUT value for spec) and LAYOUT_TAG.
+resolve_settings() {
+    local protocol="$1"
+    CFG_NAME="${CFG:-$(default_cfg "$TRAINER" "$protocol")}"
+    local layout="${LAYOUT:-}"
+    if [[ -z "$layout" ]]; then
+        case "$TRAINER" in
+            ZeroshotCLIP | CoOp | CoCoOp) layout="none" ;;  # input-level baselines: their published design
+            *) layout="searched" ;;
+        esac
+    fi
+    LAYOUT_SPEC=""
+    if ! takes_layout "$TRAINER"; then
+        [[ "$layout" == "none" ]] || echo "note: $TRAINER takes no prompt layout; LAYOUT=$layout ignored"
+        LAYOUT_MODE="none"
+        LAYOUT_TAG=""
+        return
+    fi
+    case "$layout" in
+        searched) LAYOUT_MODE="searched"; LAYOUT_TAG="" ;;
+        none)
+            [[ "$TRAINER" != "DPL" ]] || die "TRAINER=DPL needs a prompt layout: LAYOUT=searched (default), uniform:K[:DEPTH], random:SEED, zero or a layout file"
+            LAYOUT_MODE="none"; LAYOUT_TAG="_nolayout" ;;
+        uniform:* | random:* | zero)
+            LAYOUT_MODE="spec"; LAYOUT_SPEC="$layout"; LAYOUT_TAG="_$(sanitize "$layout")" ;;
+        *)
+            local path
+            path="$(abs_from_caller "$layout")"
+            [[ -f "$path" ]] || die "LAYOUT='$layout': no such layout file ($path); expected searched, none, uniform:K[:DEPTH], random:SEED, zero or a layout JSON file"
+            LAYOUT_MODE="spec"; LAYOUT_SPEC="$path"; LAYOUT_TAG="_$(sanitize "$layout")" ;;
+    esac
+}
+
+# A layout spec or path as a folder-name fragment: uniform:2:9 -> uniform-2-9.
+sanitize() {
+    local s
+    s="$(printf '%s' "$1" | sed -e 's/[^A-Za-z0-9._-]/-/g' -e 's/^[-.]*//')"
+    echo "${s%.json}"
+}
+
+dataset_config() {
+    local f="$CONFIG_ROOT/datasets/$1.yaml"
+    [[ -f "$f" ]] || die "no dataset config '$f' for DATASET '$1' (available: $(ls "$CONFIG_ROOT/datasets" 2>/dev/null | sed 's/\.yaml$//' | tr '\n' ' '))"
+    echo "$f"
+}
+
+trainer_config() {
+    local f="$CONFIG_ROOT/trainers/$1/$2.yaml"
+    [[ -f "$f" ]] || die "no trainer config '$f' (TRAINER=$1, CFG=$2; available: $(ls "$CONFIG_ROOT/trainers/$1" 2>/dev/null | sed 's/\.yaml$//' | tr '\n' ' '))"
+    echo "$f"
+}
+
+# The search config lives under configs/trainers/DPLSearch/ or with DPL's configs.
+search_config() {
+    local f
+    for f in "$CONFIG_ROOT/trainers/DPLSearch/$SEARCH_CFG.yaml" "$CONFIG_ROOT/trainers/DPL/$SEARCH_CFG.yaml"; do
+        [[ -f "$f" ]] && { echo "$f"; return; }
+    done
+    die "no search config '$SEARCH_CFG.yaml' under $CONFIG_ROOT/trainers/DPLSearch/ or $CONFIG_ROOT/trainers/DPL/ (SEARCH_CFG=$SEARCH_CFG)"
+}
+
+# The epoch a finished training run saved last: LOAD_EPOCH, else OPTIM.MAX_EPOCH from OPTS, else the yaml's.
+max_epoch() {
+    local cfg_file="$1" i
+    if [[ -n "${LOAD_EPOCH:-}" ]]; then echo "$LOAD_EPOCH"; return; fi
+    for ((i = 0; i < ${#OPTS_ARR[@]}; i += 2)); do
+        [[ "${OPTS_ARR[i]}" == "OPTIM.MAX_EPOCH" ]] && { echo "${OPTS_ARR[i + 1]}"; return; }
+    done
+    local e
+    e="$(grep -E '^[[:space:]]+MAX_EPOCH:' "$cfg_file" | head -n 1 | sed -E 's/.*MAX_EPOCH:[[:space:]]*([0-9]+).*/\1/')"
+    [[ "$e" =~ ^[0-9]+$ ]] || die "cannot read OPTIM.MAX_EPOCH from '$cfg_file'; set LOAD_EPOCH"
+    echo "$e"
+}
+
+# python train.py with the shared arguments; OPTS come last so the user's pairs win.
+train_py() {
+    "${PYTHON_CMD[@]}" train.py --root "$DATA" --backbone "$BACKBONE" "$@" "${OPTS_ARR[@]}"
+}
+
+# run_train OUT_DIR ARGS...: one train/eval run, skipped when finished (results.json present);
+# an interrupted run resumes by itself from the checkpoints in OUT_DIR.
+run_train() {
+    local out="$1"
+    shift
+    if [[ -f "$out/results.json" ]]; then
+        echo "skip: $out is finished (results.json present)"
+        return
+    fi
+    echo ">> run: $out"
+    train_py --output-dir "$out" "$@"
+}
+
+# run_search OUT_DIR ARGS...: one DPLSearch run, skipped when its layout.json exists.
+run_search() {
+    local out="$1"
+    shift
+    if [[ -f "$out/layout.json" ]]; then
+        echo "skip: $out is finished (layout.json present)"
+        return
+    fi
+    echo ">> search: $out"
+    train_py --output-dir "$out" --trainer DPLSearch --config-file "$(search_config)" "$@"
+    [[ -f "$out/layout.json" ]] || die "the search in $out finished without writing layout.json"
+}
+
+# Sets LAYOUT_ARGS, the TRAINER.LAYOUT pair of a run (empty without a layout), given the search dir of its
+# seed (used when LAYOUT=searched). An array, so paths with spaces survive.
+set_layout_args() {
+    local search_dir="$1"
+    LAYOUT_ARGS=()
+    case "$LAYOUT_MODE" in
+        searched) LAYOUT_ARGS=(TRAINER.LAYOUT "$search_dir/layout.json") ;;
+        spec) LAYOUT_ARGS=(TRAINER.LAYOUT "$LAYOUT_SPEC") ;;
+    esac
+}
+
+parse_res() {
+    "${PYTHON_CMD[@]}" parse_test_res.py "$@"
+}
+
+# Few-shot experiment folders (hold seed*/): the search's and the trainer's (after resolve_settings).
+fewshot_search_dir() { echo "$OUTPUT/$1/DPLSearch/${SEARCH_CFG}_$2shots"; }
+fewshot_exp_dir() { echo "$OUTPUT/$1/$TRAINER/${CFG_NAME}_$2shots${LAYOUT_TAG}"; }
+
+# Base-to-new experiment folders: ROOT/base2new/<split>/<dataset>/shots_K/<trainer>/<cfg>/seed<S>.
+base2new_dir() { echo "$OUTPUT/base2new/$1/$2/shots_${SHOTS}/$3/$4/seed$5"; }
+
+# Cross-dataset folders: ROOT/xd/<stage>/<dataset>/shots_K/<trainer>/<cfg>/seed<S>; the source dataset is
+# XD_SOURCE (default imagenet).
+XD_SOURCE="${XD_SOURCE:-imagenet}"
+xd_dir() { echo "$OUTPUT/xd/$1/$2/shots_${SHOTS}/$3/$4/seed$5"; }

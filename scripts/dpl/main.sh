@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Few-shot protocol: for each seed, search a prompt layout (DPLSearch), train TRAINER with it, test;
+# then the mean and 95% CI over seeds. Usage: bash scripts/dpl/main.sh DATASET SHOTS
+#   TRAINER=MaPLe bash scripts/dpl/main.sh caltech101 16      (DPL + MaPLe)
+#   LAYOUT=uniform:2:9 TRAINER=IVLP bash scripts/dpl/main.sh caltech101 16   (hand layout, no search)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+[[ $# -eq 2 ]] || die "usage: bash scripts/dpl/main.sh DATASET SHOTS (e.g. caltech101 16)"
+DATASET="$1"
+SHOTS="$2"
+[[ "$SHOTS" =~ ^[0-9]+$ ]] || die "SHOTS must be a number of shots per class, got '$SHOTS'"
+
+resolve_settings fewshot
+DATASET_CFG="$(dataset_config "$DATASET")"
+TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
+SEARCH_DIR="$(fewshot_search_dir "$DATASET" "$SHOTS")"
+EXP_DIR="$(fewshot_exp_dir "$DATASET" "$SHOTS")"
+[[ "$LAYOUT_MODE" != "searched" ]] || search_config > /dev/null
+
+for SEED in $SEEDS; do
+    COMMON=(--seed "$SEED" --dataset-config-file "$DATASET_CFG" DATASET.NUM_SHOTS "$SHOTS")
+    if [[ "$LAYOUT_MODE" == "searched" ]]; then
+        run_search "$SEARCH_DIR/seed$SEED" "${COMMON[@]}"
+    fi
+    set_layout_args "$SEARCH_DIR/seed$SEED"
+    if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
+        run_train "$EXP_DIR/seed$SEED" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "${COMMON[@]}"
+    else
+        run_train "$EXP_DIR/seed$SEED" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "${COMMON[@]}" "${LAYOUT_ARGS[@]}"
+    fi
+done
+
+echo
+parse_res "$EXP_DIR" --ci95
+if [[ "$LAYOUT_MODE" == "searched" ]]; then
+    parse_res --layouts "$SEARCH_DIR"
+fi

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Cross-dataset protocol, step 1: search and train on ImageNet (16 shots, all classes).
+# Usage: bash scripts/dpl/xd_train.sh SEED     (XD_SOURCE=<dataset> to train on another source)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+[[ $# -eq 1 ]] || die "usage: bash scripts/dpl/xd_train.sh SEED"
+SEED="$1"
+SHOTS="${SHOTS:-16}"
+
+resolve_settings xd
+DATASET_CFG="$(dataset_config "$XD_SOURCE")"
+TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
+SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_CFG" "$SEED")"
+TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
+FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG")
+DATA_OPTS=(DATASET.NUM_SHOTS "$SHOTS")
+
+if [[ "$LAYOUT_MODE" == "searched" ]]; then
+    run_search "$SEARCH_DIR" "${FLAGS[@]}" "${DATA_OPTS[@]}"
+fi
+set_layout_args "$SEARCH_DIR"
+if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
+    run_train "$TRAIN_DIR" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "${FLAGS[@]}" "${DATA_OPTS[@]}"
+else
+    run_train "$TRAIN_DIR" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "${FLAGS[@]}" "${DATA_OPTS[@]}" "${LAYOUT_ARGS[@]}"
+fi

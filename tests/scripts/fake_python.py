@@ -1,0 +1,56 @@
+"""Stand-in for PYTHON in the script tests: records every train.py call and writes what a finished run
+leaves (log.txt + results.json, or layout.json for DPLSearch) without training anything.
+
+Env: FAKE_PY_LOG (JSON lines of calls), FAKE_FAIL_TRAINER (a trainer name that exits 1 without results).
+``parse_test_res.py`` calls run the real script; ``-c`` / ``-m`` calls succeed and are recorded."""
+import json
+import os
+import runpy
+import sys
+
+
+def record(kind, argv):
+    with open(os.environ["FAKE_PY_LOG"], "a") as f:
+        f.write(json.dumps({"kind": kind, "argv": argv, "cwd": os.getcwd()}) + "\n")
+
+
+def flag(argv, name, default=None):
+    return argv[argv.index(name) + 1] if name in argv else default
+
+
+def fake_train(argv):
+    record("train", argv)
+    out, trainer, seed = flag(argv, "--output-dir"), flag(argv, "--trainer"), int(flag(argv, "--seed", "1"))
+    os.makedirs(out, exist_ok=True)
+    if trainer == os.environ.get("FAKE_FAIL_TRAINER"):
+        sys.exit(1)
+    if trainer == "DPLSearch":
+        # seeds agree on every layer but the first vision layer
+        layout = {"backbone": "tiny-random", "max_length": 6, "vision": [seed, 0, 2], "text": [1, 0, 3],
+                  "confidence": {"vision": [0.5] * 3, "text": [0.5] * 3}, "source": out}
+        with open(os.path.join(out, "layout.json"), "w") as f:
+            json.dump(layout, f)
+        return
+    acc = 50.0 + seed
+    with open(os.path.join(out, "log.txt"), "w") as f:
+        f.write("Finish training\n=> result\n* total: 100\n* correct: %d\n* accuracy: %.1f%%\n" % (acc, acc))
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"accuracy": acc, "seed": seed, "trainer": trainer}, f)
+
+
+def main():
+    argv = sys.argv[1:]
+    if argv and argv[0] in ("-c", "-m"):
+        record(argv[0], argv)
+        return
+    script = argv[0]
+    if script.endswith("parse_test_res.py"):
+        sys.argv = argv
+        runpy.run_path(script, run_name="__main__")
+    elif script.endswith("train.py"):
+        fake_train(argv[1:])
+    else:
+        sys.exit(f"fake_python: unexpected call {argv}")
+
+
+main()

@@ -1,0 +1,174 @@
+"""parse_test_res.py on run folders made here: CoOp's log format and output, results.json first, newest log,
+CI95, the dataset x trainer table, base-to-new HM, layout agreement and the exit code on nothing found."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+import parse_test_res as ptr  # noqa: E402
+
+
+def write_log(run_dir, acc, name="log.txt", signal="Finish training", mtime=None):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["epoch [1/2] batch [1/1] loss 1.0", "* accuracy: 1.0%"]  # before the signal: ignored
+    if signal == "Finish training":
+        lines.append("Finish training")
+    lines += ["=> result", "* total: 100", "* correct: 50", f"* accuracy: {acc}%", f"* error: {100 - acc}%",
+              "* macro_f1: 40.0%"]
+    if signal == "=> result":
+        lines = [line for line in lines if not line.startswith("epoch")]
+    path = run_dir / name
+    path.write_text("\n".join(lines) + "\n")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def write_results(run_dir, acc):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "results.json").write_text(json.dumps({"accuracy": acc, "error": 100 - acc}))
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, str(REPO / "parse_test_res.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_both_start_signals_and_coop_summary(tmp_path):
+    write_log(tmp_path / "seed1", 70.0, signal="Finish training")
+    write_log(tmp_path / "seed2", 72.0, signal="=> result")
+    outputs = ptr.parse_dir(tmp_path)
+    assert [o["accuracy"] for o in outputs] == [70.0, 72.0]
+    proc = cli(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Summary of directory: {tmp_path}" in proc.stdout
+    assert "* accuracy: 71.00% +- 1.00%" in proc.stdout  # population std, as CoOp (numpy)
+    assert "===" in proc.stdout
+
+
+def test_unfinished_training_log_is_not_a_result(tmp_path):
+    run = tmp_path / "seed1"
+    run.mkdir()
+    # per-epoch validation block but no "Finish training": still training
+    (run / "log.txt").write_text("epoch [1/2] batch [1/1]\n=> result\n* accuracy: 33.0%\n")
+    assert ptr.read_run(run) is None
+
+
+def test_results_json_preferred_over_log(tmp_path):
+    run = tmp_path / "seed1"
+    write_log(run, 10.0)
+    write_results(run, 80.0)
+    out = ptr.read_run(run)
+    assert out["accuracy"] == 80.0 and out["file"].endswith("results.json")
+
+
+def test_newest_log_with_a_result_wins(tmp_path):
+    run = tmp_path / "seed1"
+    write_log(run, 60.0, name="log.txt", mtime=1_000_000)
+    write_log(run, 65.0, name="log.txt-2026-01-01-00-00-00", mtime=2_000_000)
+    assert ptr.read_run(run)["accuracy"] == 65.0
+    # a newer log without a result (an interrupted resume) does not hide the older result
+    (run / "log.txt-2026-02-01-00-00-00").write_text("epoch [1/2] batch [1/1]\n")
+    os.utime(run / "log.txt-2026-02-01-00-00-00", (3_000_000, 3_000_000))
+    assert ptr.read_run(run)["accuracy"] == 65.0
+
+
+def test_ci95_matches_hand_computation(tmp_path):
+    accs = [70.0, 72.0, 77.0]
+    for seed, acc in enumerate(accs, 1):
+        write_results(tmp_path / f"seed{seed}", acc)
+    m = sum(accs) / 3
+    sd = math.sqrt(sum((a - m) ** 2 for a in accs) / 3)
+    assert ptr.compute_ci95(accs) == pytest.approx(1.96 * sd / math.sqrt(3))
+    proc = cli(tmp_path, "--ci95")
+    assert f"* accuracy: {m:.2f}% +- {1.96 * sd / math.sqrt(3):.2f}%" in proc.stdout
+    assert f"+- {sd:.2f}%" in cli(tmp_path).stdout
+
+
+def test_keyword_and_multi_exp(tmp_path):
+    for exp, acc in (("a", 60.0), ("b", 80.0)):
+        write_log(tmp_path / exp / "seed1", acc)
+    proc = cli(tmp_path, "--multi-exp", "--keyword", "error")
+    assert proc.returncode == 0, proc.stderr
+    assert "* error: 40.00%" in proc.stdout and "* error: 20.00%" in proc.stdout
+    assert "Average over 2 experiments: * error: 30.00%" in proc.stdout
+
+
+def test_table_cells_and_average_row(tmp_path):
+    cells = {("caltech101", "CoOp"): [90.0, 92.0], ("caltech101", "DPL"): [95.0, 95.0, 95.0],
+             ("dtd", "CoOp"): [60.0], ("dtd", "DPL"): [70.0, 72.0]}
+    for (dataset, trainer), accs in cells.items():
+        for seed, acc in enumerate(accs, 1):
+            write_results(tmp_path / dataset / trainer / "cfg_16shots" / f"seed{seed}", acc)
+    write_results(tmp_path / "dtd" / "DPLSearch" / "search_16shots" / "seed1", 10.0)  # not a trained model
+    proc = cli("--table", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if "Dataset" in line)
+    assert header.index("CoOp") < header.index("DPL") and "DPLSearch" not in header
+    cal = next(line for line in lines if "caltech101" in line)
+    assert f"91.00 ± {ptr.compute_ci95([90.0, 92.0]):.2f} (2)" in cal and "95.00 ± 0.00 (3)" in cal
+    avg = next(line for line in lines if "Average" in line)
+    assert "75.50" in avg and "83.00" in avg  # (91+60)/2, (95+71)/2
+
+
+def test_table_labels_configs_when_a_trainer_has_several(tmp_path):
+    write_results(tmp_path / "dtd" / "IVLP" / "a_16shots" / "seed1", 50.0)
+    write_results(tmp_path / "dtd" / "IVLP" / "b_16shots" / "seed1", 60.0)
+    cells = ptr.collect_table([tmp_path])
+    assert set(cells) == {("dtd", "IVLP/a_16shots"), ("dtd", "IVLP/b_16shots")}
+
+
+def test_base2new_harmonic_mean(tmp_path):
+    root = tmp_path / "base2new"
+    for dataset, base, new in (("dtd", [80.0, 82.0], [50.0, 52.0]), ("eurosat", [90.0], [60.0])):
+        for split, accs in (("train_base", base), ("test_new", new)):
+            for seed, acc in enumerate(accs, 1):
+                write_results(root / split / dataset / "shots_16" / "DPL" / "vit_b16_ep40" / f"seed{seed}", acc)
+    assert ptr.harmonic_mean(81.0, 51.0) == pytest.approx(2 * 81 * 51 / 132)
+    proc = cli("--base2new", tmp_path / "base2new")
+    assert proc.returncode == 0, proc.stderr
+    dtd = next(line for line in proc.stdout.splitlines() if line.startswith("| dtd"))
+    assert f"{2 * 81 * 51 / 132:.2f}" in dtd
+    avg = next(line for line in proc.stdout.splitlines() if "Average" in line)
+    b, n = (81 + 90) / 2, (51 + 60) / 2
+    assert f"{b:.2f}" in avg and f"{n:.2f}" in avg and f"{2 * b * n / (b + n):.2f}" in avg
+    # ROOT may also be the output folder above base2new/
+    assert cli("--base2new", tmp_path).returncode == 0
+
+
+def test_layout_agreement(tmp_path):
+    layouts = {1: ([2, 0, 1], [3, 3]), 2: ([2, 0, 4], [3, 0]), 3: ([5, 0, 1], [3, 3])}
+    for seed, (vision, text) in layouts.items():
+        run = tmp_path / f"seed{seed}"
+        run.mkdir()
+        (run / "layout.json").write_text(json.dumps({"vision": vision, "text": text, "max_length": 6}))
+    info = ptr.layout_agreement(ptr.read_layouts(tmp_path))
+    assert info["vision"]["majority"] == [2, 0, 1]
+    assert info["vision"]["agreement"] == pytest.approx([2 / 3, 1.0, 2 / 3])
+    assert info["vision"]["mean_agreement"] == pytest.approx(7 / 9)
+    assert info["text"]["zero_layers"] == {"seed1": 0, "seed2": 1, "seed3": 0}
+    proc = cli("--layouts", tmp_path)
+    assert proc.returncode == 0 and "mean 0.78" in proc.stdout
+    assert "mean agreement over all layers: 0.80" in proc.stdout  # (2/3+1+2/3+1+2/3)/5
+
+
+@pytest.mark.parametrize("mode", [[], ["--table"], ["--base2new"], ["--layouts"]])
+def test_empty_or_missing_dir_exits_1(tmp_path, mode):
+    (tmp_path / "seed1").mkdir()  # a seed folder without any result
+    for target in (tmp_path, tmp_path / "missing"):
+        proc = cli(*mode, target)
+        assert proc.returncode == 1, proc.stdout
+        assert str(target) in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_parent_folder_points_to_multi_exp_or_table(tmp_path):
+    write_results(tmp_path / "cfg_16shots" / "seed1", 50.0)
+    proc = cli(tmp_path)
+    assert proc.returncode == 1 and "--multi-exp or --table" in proc.stderr
