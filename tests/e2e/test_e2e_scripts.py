@@ -1,0 +1,64 @@
+"""The protocol scripts end to end on the Demo dataset with tiny-random: search -> train -> test -> table,
+skipping finished steps on a re-run; TRAINER swaps the method; base-to-new gives the base/new/HM table."""
+import json
+
+import pytest
+
+from e2e_helpers import run_script
+
+
+@pytest.fixture(scope="module")
+def script_env(data_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("output")
+    return {"DATA": str(data_root), "OUTPUT": str(out), "BACKBONE": "tiny-random", "SEEDS": "1",
+            "OPTS": "OPTIM.MAX_EPOCH 1 DATALOADER.NUM_WORKERS 0 DATALOADER.TEST.BATCH_SIZE 16"}
+
+
+@pytest.fixture(scope="module")
+def dpl_main(script_env):
+    return run_script("main.sh", "demo", 2, env=script_env)
+
+
+def test_main_searches_trains_tests_and_prints_the_table(dpl_main, script_env):
+    from pathlib import Path
+    out = Path(script_env["OUTPUT"])
+    search = next(out.glob("demo/DPLSearch/*_2shots/seed1"))
+    layout = json.loads((search / "layout.json").read_text())
+    assert set(layout) >= {"vision", "text", "max_length", "confidence"}
+    assert (search / "layout.png").stat().st_size > 0
+    train = next(out.glob("demo/DPL/*_2shots/seed1"))
+    assert "=> result" in (train / "log.txt").read_text()
+    assert json.loads((train / "results.json").read_text())["layout"].endswith("layout.json")
+    assert "accuracy" in dpl_main.stdout and "±" in dpl_main.stdout or "+-" in dpl_main.stdout
+
+
+def test_rerun_skips_every_finished_step(dpl_main, script_env):
+    from pathlib import Path
+    out = Path(script_env["OUTPUT"])
+    logs_before = sorted(str(p) for p in out.rglob("log.txt*"))
+    again = run_script("main.sh", "demo", 2, env=script_env)
+    assert sorted(str(p) for p in out.rglob("log.txt*")) == logs_before
+    assert "skip" in again.stdout.lower()
+
+
+def test_trainer_coop_on_the_same_command(dpl_main, script_env):
+    from pathlib import Path
+    run_script("main.sh", "demo", 2, env={**script_env, "TRAINER": "CoOp"})
+    out = Path(script_env["OUTPUT"])
+    run = next(out.glob("demo/CoOp/*_2shots*/seed1"))
+    assert (run / "results.json").is_file()
+
+
+def test_base_to_new_train_test_and_table(script_env, tmp_path):
+    import subprocess
+    import sys
+    from e2e_helpers import REPO
+
+    env = {**script_env, "OUTPUT": str(tmp_path), "SHOTS": "2"}
+    run_script("base2new_train.sh", "demo", 1, env=env)
+    run_script("base2new_test.sh", "demo", 1, env=env)
+    new = next(tmp_path.glob("base2new/test_new/demo/shots_2/DPL/*/seed1"))
+    assert json.loads((new / "results.json").read_text())["layout"].endswith("layout.json")
+    table = subprocess.run([sys.executable, str(REPO / "parse_test_res.py"), "--base2new", str(tmp_path / "base2new")],
+                           capture_output=True, text=True, check=True).stdout
+    assert "HM" in table and "demo" in table.lower()
