@@ -31,7 +31,8 @@ BACKBONE="${BACKBONE:-ViT-B/16}"
 SEEDS="${SEEDS:-1 2 3}"
 TRAINER="${TRAINER:-DPL}"
 SEARCH_CFG="${SEARCH_CFG:-search}"
-PYTHON="${PYTHON:-python}"
+# Default interpreter: python, or python3 where only that exists.
+PYTHON="${PYTHON:-$(command -v python > /dev/null && echo python || echo python3)}"
 OPTS="${OPTS:-}"
 # Folder holding datasets/ and trainers/ configs (your own copies, say); default the repository's.
 if [[ -n "${CONFIG_ROOT:-}" ]]; then CONFIG_ROOT="$(abs_from_caller "$CONFIG_ROOT")"; else CONFIG_ROOT="configs"; fi

@@ -6,7 +6,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
-PYTHON="${PYTHON:-python}"
+PYTHON="${PYTHON:-$(command -v python > /dev/null && echo python || echo python3)}"
+export PYTHON
 read -r -a PYTHON_CMD <<< "$PYTHON"
 
 if ! (cd "$REPO_ROOT" && "${PYTHON_CMD[@]}" -c "import dpl, clip") > /dev/null 2>&1; then
