@@ -1,5 +1,6 @@
 """The protocol scripts end to end on the Demo dataset with tiny-random: search -> train -> test -> table,
-skipping finished steps on a re-run; TRAINER swaps the method; base-to-new gives the base/new/HM table."""
+skipping finished steps on a re-run; TRAINER swaps the method; compare.sh runs every trainer on the searched layout
+into one table; base-to-new gives the base/new/HM table."""
 import json
 
 import pytest
@@ -62,3 +63,12 @@ def test_base_to_new_train_test_and_table(script_env, tmp_path):
     table = subprocess.run([sys.executable, str(REPO / "parse_test_res.py"), "--base2new", str(tmp_path / "base2new")],
                            capture_output=True, text=True, check=True).stdout
     assert "HM" in table and "demo" in table.lower()
+
+
+def test_compare_runs_every_trainer_on_the_searched_layout_and_prints_one_table(dpl_main, script_env):
+    trainers = ["ZeroshotCLIP", "CoOp", "CoCoOp", "IVLP", "VPT", "MaPLe", "PromptSRC", "DPL"]
+    proc = run_script("compare.sh", " ".join(trainers), "demo", 2, env=script_env)
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("| Dataset"))
+    assert [c.strip() for c in header.strip("|").split("|")][1:] == trainers
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| demo"))
+    assert row.count("(1)") == len(trainers)  # one seed in every cell
