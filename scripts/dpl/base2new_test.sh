@@ -16,16 +16,8 @@ TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
 SEARCH_DIR="$(base2new_dir search_base "$DATASET" DPLSearch "$SEARCH_CFG" "$SEED")"
 TRAIN_DIR="$(base2new_dir train_base "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
 TEST_DIR="$(base2new_dir test_new "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
-FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG" --eval-only)
+FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG")
 DATA_OPTS=(DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES new)
 
-set_layout_args "$SEARCH_DIR"
-if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
-    run_train "$TEST_DIR" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "${FLAGS[@]}" "${DATA_OPTS[@]}"
-else
-    [[ -d "$TRAIN_DIR" ]] || die "no trained model in $TRAIN_DIR; run scripts/dpl/base2new_train.sh $DATASET $SEED first"
-    [[ "$LAYOUT_MODE" != "searched" || -f "$SEARCH_DIR/layout.json" ]] || die "no searched layout $SEARCH_DIR/layout.json; run scripts/dpl/base2new_train.sh $DATASET $SEED first"
-    EPOCH="$(max_epoch "$TRAINER_CFG")"
-    run_train "$TEST_DIR" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "${FLAGS[@]}" \
-        --model-dir "$TRAIN_DIR" --load-epoch "$EPOCH" "${DATA_OPTS[@]}" "${LAYOUT_ARGS[@]}"
-fi
+test_trained "$SEARCH_DIR" "$TRAIN_DIR" "$TEST_DIR" "scripts/dpl/base2new_train.sh $DATASET $SEED" \
+    "${FLAGS[@]}" "${DATA_OPTS[@]}"

@@ -17,12 +17,4 @@ TRAIN_DIR="$(base2new_dir train_base "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG
 FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG")
 DATA_OPTS=(DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES base)
 
-if [[ "$LAYOUT_MODE" == "searched" ]]; then
-    run_search "$SEARCH_DIR" "${FLAGS[@]}" "${DATA_OPTS[@]}"
-fi
-set_layout_args "$SEARCH_DIR"
-if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
-    run_train "$TRAIN_DIR" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "${FLAGS[@]}" "${DATA_OPTS[@]}"
-else
-    run_train "$TRAIN_DIR" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "${FLAGS[@]}" "${DATA_OPTS[@]}" "${LAYOUT_ARGS[@]}"
-fi
+search_then_train "$SEARCH_DIR" "$TRAIN_DIR" "${FLAGS[@]}" "${DATA_OPTS[@]}"

@@ -188,6 +188,41 @@ set_layout_args() {
     esac
 }
 
+# search_then_train SEARCH_DIR TRAIN_DIR ARGS...: the search (when LAYOUT=searched), then TRAINER on its layout
+# (ZeroshotCLIP: evaluation only). ARGS are the flags, then the KEY VALUE pairs, shared by both runs. Needs
+# resolve_settings and TRAINER_CFG.
+search_then_train() {
+    local search_dir="$1" train_dir="$2"
+    shift 2
+    if [[ "$LAYOUT_MODE" == "searched" ]]; then
+        run_search "$search_dir" "$@"
+    fi
+    set_layout_args "$search_dir"
+    if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
+        run_train "$train_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "$@"
+    else
+        run_train "$train_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "$@" "${LAYOUT_ARGS[@]}"
+    fi
+}
+
+# test_trained SEARCH_DIR TRAIN_DIR TEST_DIR TRAIN_COMMAND ARGS...: evaluate the model that search_then_train left
+# in TRAIN_DIR (its last epoch, or LOAD_EPOCH) into TEST_DIR; TRAIN_COMMAND is named when that model is missing.
+test_trained() {
+    local search_dir="$1" train_dir="$2" test_dir="$3" train_command="$4"
+    shift 4
+    set_layout_args "$search_dir"
+    if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
+        run_train "$test_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "$@"
+        return
+    fi
+    [[ -d "$train_dir" ]] || die "no trained model in $train_dir; run $train_command first"
+    [[ "$LAYOUT_MODE" != "searched" || -f "$search_dir/layout.json" ]] || die "no searched layout $search_dir/layout.json; run $train_command first"
+    local epoch
+    epoch="$(max_epoch "$TRAINER_CFG")"
+    run_train "$test_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only \
+        --model-dir "$train_dir" --load-epoch "$epoch" "$@" "${LAYOUT_ARGS[@]}"
+}
+
 parse_res() {
     "${PYTHON_CMD[@]}" parse_test_res.py "$@"
 }

@@ -20,15 +20,7 @@ EXP_DIR="$(fewshot_exp_dir "$DATASET" "$SHOTS")"
 
 for SEED in $SEEDS; do
     COMMON=(--seed "$SEED" --dataset-config-file "$DATASET_CFG" DATASET.NUM_SHOTS "$SHOTS")
-    if [[ "$LAYOUT_MODE" == "searched" ]]; then
-        run_search "$SEARCH_DIR/seed$SEED" "${COMMON[@]}"
-    fi
-    set_layout_args "$SEARCH_DIR/seed$SEED"
-    if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
-        run_train "$EXP_DIR/seed$SEED" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "${COMMON[@]}"
-    else
-        run_train "$EXP_DIR/seed$SEED" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "${COMMON[@]}" "${LAYOUT_ARGS[@]}"
-    fi
+    search_then_train "$SEARCH_DIR/seed$SEED" "$EXP_DIR/seed$SEED" "${COMMON[@]}"
 done
 
 echo
