@@ -1,4 +1,5 @@
 """Errors a user can act on. ``train.py`` and the scripts print their message as one paragraph and exit non-zero."""
+import difflib
 
 
 class DPLError(Exception):
@@ -30,3 +31,15 @@ class LayoutError(DPLError):
 
 class CheckpointError(DPLError):
     pass
+
+
+def did_you_mean(name, choices, n=3):
+    """`` Did you mean 'A' or 'B'?`` for the names in ``choices`` close to ``name`` (one that differs only in case
+    wins outright), or "" when none is close."""
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    if str(name).lower() in lowered:
+        close = [lowered[str(name).lower()]]
+    else:
+        close = difflib.get_close_matches(str(name), choices, n=n, cutoff=0.5)
+    return f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ""

@@ -1,7 +1,6 @@
 """Name -> class registries (Dassl's ``Registry``), with a "did you mean" on unknown names."""
-import difflib
 
-from dpl.errors import UnknownNameError
+from dpl.errors import UnknownNameError, did_you_mean
 
 
 class Registry:
@@ -36,12 +35,7 @@ class Registry:
         return self._obj_map[name]
 
     def unknown_message(self, name):
-        close = difflib.get_close_matches(str(name), self._obj_map, n=3, cutoff=0.5)
-        lowered = {k.lower(): k for k in self._obj_map}
-        if str(name).lower() in lowered:
-            close = [lowered[str(name).lower()]]
-        hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ""
-        return (f'Unknown {self._name.lower()} name "{name}".{hint} '
+        return (f'Unknown {self._name.lower()} name "{name}".{did_you_mean(name, self._obj_map)} '
                 f"Registered: {', '.join(sorted(self._obj_map))}.")
 
     def registered_names(self):

@@ -1,10 +1,9 @@
 """Dassl's ``build_transform``: torchvision pipelines from ``cfg.INPUT`` (train: augmentation; test: resize + crop)."""
-import difflib
 
 from torchvision.transforms import (CenterCrop, ColorJitter, Compose, InterpolationMode, Normalize, RandomCrop,
                                     RandomHorizontalFlip, RandomResizedCrop, Resize, ToTensor)
 
-from dpl.errors import ConfigError
+from dpl.errors import ConfigError, did_you_mean
 
 AVAI_CHOICES = ["random_resized_crop", "random_crop", "random_flip", "center_crop", "normalize", "colorjitter"]
 
@@ -15,22 +14,17 @@ INTERPOLATION_MODES = {
 }
 
 
-def _did_you_mean(value, allowed):
-    close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def _check_choices(choices):
     for name in choices:
         if name not in AVAI_CHOICES:
-            raise ConfigError(f"INPUT.TRANSFORMS contains unknown transform {name!r}.{_did_you_mean(name, AVAI_CHOICES)}"
+            raise ConfigError(f"INPUT.TRANSFORMS contains unknown transform {name!r}.{did_you_mean(name, AVAI_CHOICES, n=1)}"
                               f" Allowed: {', '.join(AVAI_CHOICES)}.")
 
 
 def _interpolation(cfg):
     name = cfg.INPUT.INTERPOLATION
     if name not in INTERPOLATION_MODES:
-        raise ConfigError(f"INPUT.INTERPOLATION is {name!r}.{_did_you_mean(name, list(INTERPOLATION_MODES))} "
+        raise ConfigError(f"INPUT.INTERPOLATION is {name!r}.{did_you_mean(name, INTERPOLATION_MODES, n=1)} "
                           f"Allowed: {', '.join(INTERPOLATION_MODES)}.")
     return INTERPOLATION_MODES[name]
 
