@@ -7,7 +7,6 @@ Where a real backbone's weights come from, in order:
 A missing real file is an error, never a fallback to ``tiny-random``. Nothing is downloaded at import time.
 """
 import contextlib
-import difflib
 import os
 import shutil
 import tempfile
@@ -18,7 +17,7 @@ import clip
 import clip.clip as clip_impl
 from clip.model import CLIP, VisionTransformer, build_model, convert_weights
 
-from dpl.errors import BackboneError, UnknownNameError
+from dpl.errors import BackboneError, UnknownNameError, did_you_mean
 
 TINY_NAME = "tiny-random"
 
@@ -48,12 +47,7 @@ def _check_name(name):
     names = available_backbones()
     if name in names:
         return
-    lowered = {n.lower(): n for n in names}
-    close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
-    if str(name).lower() in lowered:
-        close = [lowered[str(name).lower()]]
-    hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ""
-    raise UnknownNameError(f'Unknown backbone name "{name}" (MODEL.BACKBONE.NAME).{hint} '
+    raise UnknownNameError(f'Unknown backbone name "{name}" (MODEL.BACKBONE.NAME).{did_you_mean(name, names)} '
                            f"Available: {', '.join(names)}.")
 
 
@@ -95,13 +89,12 @@ def save_tiny_clip_archive(path, seed=0, jit=True):
     The archive is a traced CLIP whose ``torch.jit.load(path).state_dict()`` has OpenAI's keys, so the loader
     (and ``clip.load``) treat it exactly like a downloaded file. Written atomically.
     """
-    from dpl.engine.utils.io import atomic_torch_save
+    from dpl.engine.utils.io import atomic_open, atomic_torch_save
 
-    state_dict = tiny_clip_state_dict(seed)
     if not jit:
-        atomic_torch_save(state_dict, path)
+        atomic_torch_save(tiny_clip_state_dict(seed), path)
         return path
-    model = build_model(dict(state_dict)).float()  # trace in fp32: CPU half kernels are not guaranteed
+    model = build_tiny_clip(seed).float()  # trace in fp32: CPU half kernels are not guaranteed
     res = model.visual.input_resolution
     # OpenAI's archives carry these three as tensors (build_model drops them; clip.load(jit=True) reads them)
     sizes = {"input_resolution": res, "context_length": model.context_length, "vocab_size": model.vocab_size}
@@ -111,18 +104,10 @@ def save_tiny_clip_archive(path, seed=0, jit=True):
         model.register_buffer(key, torch.tensor(value))
     images = torch.zeros(1, 3, res, res)
     tokens = clip.tokenize(["a photo."], context_length=model.context_length)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    os.close(fd)
-    try:
-        with _quiet_jit():
-            traced = torch.jit.trace_module(model, {"encode_image": (images,), "encode_text": (tokens,)})
-            torch.jit.save(traced, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with _quiet_jit():
+        traced = torch.jit.trace_module(model, {"encode_image": (images,), "encode_text": (tokens,)})
+        with atomic_open(path, "wb") as f:
+            torch.jit.save(traced, f)
     return path
 
 
