@@ -48,7 +48,6 @@ def collect_env_info():
         ("torchvision", tv),
         ("clip-anytorch", _version("clip-anytorch")),
         ("dpl", getattr(dpl, "__version__", "unknown")),
-        ("Git commit", git_commit() or "not a git checkout"),
         ("CUDA available", str(torch.cuda.is_available())),
     ]
     if torch.cuda.is_available():
