@@ -114,16 +114,19 @@ def kv_attention(attn, ln, x_ln, tokens=None, mask=None):
 
 # ---- supernet mixture ----------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=64)
-def _segments(sizes):
-    """For candidates of ``sizes`` tokens concatenated into one block of S keys: ``grid`` (len(sizes) * max)
-    indices into the block padded by one column at index S (-inf), and ``owner`` (S,) candidate of each key."""
+def _segments(positions, sizes, device):
+    """For candidates at ``positions`` (1-based, into the weights) of ``sizes`` tokens, concatenated into one block
+    of S keys: ``index`` (n,) their weight positions, ``grid`` (n * max) indices into the block padded by one
+    column at index S (-inf), and ``owner`` (S,) candidate of each key. Cached per device: built once, not per
+    layer call."""
     longest, total = max(sizes), sum(sizes)
     grid, owner, start = [], [], 0
     for i, n in enumerate(sizes):
         grid += list(range(start, start + n)) + [total] * (longest - n)
         owner += [i] * n
         start += n
-    return torch.tensor(grid), torch.tensor(owner), longest
+    as_tensor = functools.partial(torch.tensor, device=device)
+    return as_tensor(positions), as_tensor(grid), as_tensor(owner), longest
 
 
 def mixture_attention(attn, ln, x_ln, candidates, weights, mask=None):
@@ -141,12 +144,10 @@ def mixture_attention(attn, ln, x_ln, candidates, weights, mask=None):
     o_x = torch.matmul(torch.exp(s_x - lse_x).to(v.dtype), v)  # attention over x alone
     if not nonempty:
         return _out(attn, o_x * w.sum().to(o_x.dtype))
-    index = torch.tensor([i for i, _ in nonempty], device=w.device)
     sizes = tuple(int(c.shape[-2]) for _, c in nonempty)
+    index, grid, owner, longest = _segments(tuple(i for i, _ in nonempty), sizes, w.device)
     kp, vp = _prompt_kv(attn, ln, torch.cat([c for _, c in nonempty], dim=-2), x_ln)
     s_p = torch.matmul(q, kp.transpose(-1, -2).to(q.dtype)).float()  # (B, H, L, S): all candidates' keys
-    grid, owner, longest = _segments(sizes)
-    grid, owner = grid.to(s_p.device), owner.to(s_p.device)
     padded = torch.cat([s_p, s_p.new_full(s_p.shape[:-1] + (1,), float("-inf"))], dim=-1)
     lse_k = torch.logsumexp(padded[..., grid].unflatten(-1, (len(sizes), longest)), dim=-1)  # (B, H, L, n)
     coef = w[index] * torch.sigmoid(lse_k - lse_x)  # w_k p_k
