@@ -9,7 +9,7 @@ word there: the feature is read at a real EOT embedding and no padding token lea
 import torch
 
 from dpl.templates import IMAGENET_TEMPLATES
-from dpl.text import class_prompt_inputs, eot_index, fill_template, prompt_inputs, tokenize
+from dpl.text import class_prompt_inputs, eot_index, fill_template, tokenize
 
 DEFAULT_TEMPLATE = "a photo of a {}."
 
@@ -32,12 +32,13 @@ def ensemble_text_input(clip_model, classnames, templates=IMAGENET_TEMPLATES):
     One template's embeddings are in memory at a time (80 x ImageNet's 1000 classes would not fit at once).
     """
     device = clip_model.logit_scale.device
-    prompts = [[fill_template(t, c) for c in classnames] for t in templates]
-    eot_all = torch.stack([eot_index(tokenize(p, clip_model.context_length)) for p in prompts]).to(device)
+    # Tokenized once (CLIP's tokenizer is pure Python: 80 x C prompts); embedded one template at a time.
+    tokens_all = [tokenize([fill_template(t, c) for c in classnames], clip_model.context_length) for t in templates]
+    eot_all = torch.stack([eot_index(tokens) for tokens in tokens_all]).to(device)
     target = eot_all.max(dim=0).values  # (C,) common EOT position: the longest template's
     total = count = None
-    for texts, eot in zip(prompts, eot_all):
-        emb = prompt_inputs(clip_model, texts)[0]
+    for tokens, eot in zip(tokens_all, eot_all):
+        emb = clip_model.token_embedding(tokens.to(device))
         if total is None:
             n_cls, length, width = emb.shape
             total = torch.zeros(n_cls, length, width, dtype=torch.float32, device=device)
