@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from dpl.engine import TRAINER_REGISTRY
-from dpl.engine.metrics import compute_accuracy
 from dpl.errors import ConfigError
 from dpl.prompting import Architecture, SearchSpace, supernet_prompts
 from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
@@ -109,14 +108,7 @@ class DPLSearch(PromptTrainer):
                 loss_alpha = F.cross_entropy(self.model(image).float(), label)
             self.backward_and_update(loss_alpha, names=["architecture"])
             summary["loss_alpha"] = loss_alpha.item()
-        image, label = self.parse_batch_train(batch)
-        with self.autocast():
-            output = self.model(image)
-            loss, extra = self.compute_loss(output, label, batch)
-        self.backward_and_update(loss, names=["prompt_learner"])
-        summary.update({"loss": loss.item(), "acc": compute_accuracy(output, label)[0].item(), **extra})
-        if (self.batch_idx + 1) == self.num_batches:
-            self.update_lr()
+        summary.update(super().forward_backward(batch))  # the prompt step: PromptTrainer's train step
         return summary
 
     # ---- per epoch / end of search ------------------------------------------------------------------
@@ -148,5 +140,4 @@ class DPLSearch(PromptTrainer):
         path = os.path.join(self.output_dir, LAYOUT_FILE)
         layout.save(path)  # last: its presence marks the search as done
         print(f"Layout saved to {path}")
-        self.search_report = report
         return layout
