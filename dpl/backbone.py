@@ -209,7 +209,28 @@ def load_clip(name, path="", device="cpu", dtype=torch.float32):
     else:
         file = _locate(name, path)
         model = _build(_read_state_dict(file), file)
-    return model.to(device=device, dtype=dtype).eval()
+    return to_precision(model, device, dtype).eval()
+
+
+def to_precision(model, device, dtype):
+    """``model`` on ``device`` in the precision the trainers run it in. float16 is OpenAI's scheme
+    (``clip.model.convert_weights``, what ``clip.load`` returns and the official codebases train with): conv,
+    linear and attention weights and the projections in fp16; LayerNorms, embeddings and ``logit_scale`` fp32."""
+    model = model.to(device=device).float()
+    if dtype == torch.float16:
+        convert_weights(model)
+    elif dtype != torch.float32:
+        raise ValueError(f"CLIP precision {dtype}; expected torch.float32 or torch.float16")
+    _move_attention_masks(model, device)
+    return model
+
+
+def _move_attention_masks(model, device):
+    """The text tower's causal mask is a plain tensor attribute of each stock block (not a buffer), so
+    ``.to(device)`` leaves it on the CPU and every layer call would copy it over again."""
+    for block in model.transformer.resblocks:
+        if torch.is_tensor(getattr(block, "attn_mask", None)):
+            block.attn_mask = block.attn_mask.to(device)
 
 
 def is_vit(model):

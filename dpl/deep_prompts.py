@@ -74,8 +74,9 @@ class DeepPrompts(nn.Module):
         self.layout = layout
         self.context = TextContext(clip_model, classnames, layout.text[0], ctx_init, node=node)
         deep = without(layout, vision=not prompt_vision, text_input=True)
-        self.layers = LayerPrompts(deep, clip_model.vision_width, clip_model.text_width, kind="replace",
-                                   dtype=clip_model.dtype)
+        # fp32 whatever CLIP's precision, as the official code keeps them (fp16 storage would round most SGD
+        # updates away); only the input context follows CLIP's dtype
+        self.layers = LayerPrompts(deep, clip_model.vision_width, clip_model.text_width, kind="replace")
 
     def vision_prompts(self):
         return self.layers.vision_prompts()

@@ -36,7 +36,7 @@ def prompt_inputs(clip_model, texts):
     """Token embeddings (C, L, W), EOT positions (C,) and tokens (C, L) for finished prompt strings."""
     device = clip_model.logit_scale.device
     tokens = tokenize(texts, clip_model.context_length).to(device)
-    return clip_model.token_embedding(tokens), eot_index(tokens), tokens
+    return clip_model.token_embedding(tokens).type(clip_model.dtype), eot_index(tokens), tokens
 
 
 def class_prompt_inputs(clip_model, classnames, template):

@@ -55,6 +55,12 @@ class VPTLearner(DeepPromptLearner):
 class VPT(PromptTrainer):
     CONFIG_NODE = "VPT"
 
+    def _resolve_precision(self, prec):
+        # The official VPT loads CLIP with .float() whatever PREC says; its published numbers are fp32 runs.
+        if prec != "fp32":
+            print(f"Note: TRAINER.VPT.PREC is {prec}, but VPT runs in fp32 as the official code does")
+        return "fp32"
+
     def build_learner(self, cfg, classnames, clip_model):
         c = self.method_cfg
         default = hand_layout(clip_model, cfg.MODEL.BACKBONE.NAME, vision=(c.N_CTX_VISION, c.PROMPT_DEPTH_VISION),
@@ -63,7 +69,6 @@ class VPT(PromptTrainer):
         if any(layout.text):
             print("Note: VPT prompts the image tower only; the layout's text branch is ignored")
         vision_only = without(layout, text=True)
-        prompts = LayerPrompts(vision_only, clip_model.vision_width, clip_model.text_width, kind="replace",
-                               dtype=clip_model.dtype)
+        prompts = LayerPrompts(vision_only, clip_model.vision_width, clip_model.text_width, kind="replace")
         template = f"{c.CTX_INIT.replace('_', ' ').strip()} {{}}." if c.CTX_INIT else "{}."
         return VPTLearner(clip_model, prompts, classnames, template)

@@ -5,6 +5,8 @@ layer's text prompt (one Linear(text width -> vision width) per layer), so the t
 With ``TRAINER.LAYOUT`` the text branch's per-layer lengths decide; the vision branch follows the text (it is
 always the projection of the text prompt), so the layout's vision branch is ignored.
 """
+import copy
+
 import torch.nn as nn
 from yacs.config import CfgNode as CN
 
@@ -31,10 +33,21 @@ class MultiModalPrompts(DeepPrompts):
         self.coupled = [l for l in range(n_layers) if layout.text[l] > 0]
         if any(layout.text[n_layers:]):
             print(f"Note: text layers beyond {n_layers} have no vision layer to couple to; their vision side is unprompted")
-        self.projections = nn.ModuleDict({
-            str(l): nn.Linear(clip_model.text_width, clip_model.vision_width).to(clip_model.dtype)
-            for l in self.coupled})
+        self.projections = nn.ModuleDict(self._projections(clip_model))
         self.n_vision_layers = clip_model.vision_layers
+
+    def _projections(self, clip_model):
+        """As the official MaPLe: the input layer's projection in CLIP's dtype; the deeper layers' are copies of one
+        fp32 Linear (the same initial weights in every layer)."""
+        widths = clip_model.text_width, clip_model.vision_width
+        projections = {}
+        if 0 in self.coupled:
+            projections["0"] = nn.Linear(*widths).to(clip_model.dtype)
+        deep = [l for l in self.coupled if l > 0]
+        if deep:
+            template = nn.Linear(*widths)
+            projections.update({str(l): copy.deepcopy(template) for l in deep})
+        return projections
 
     def _text_tokens(self, layer, text_prompts):
         if layer == 0:
@@ -45,7 +58,8 @@ class MultiModalPrompts(DeepPrompts):
         text_prompts = self.text_prompts()
         prompts = [None] * self.n_vision_layers
         for l in self.coupled:
-            prompts[l] = ReplacePrompt(self.projections[str(l)](self._text_tokens(l, text_prompts)))
+            projection = self.projections[str(l)]
+            prompts[l] = ReplacePrompt(projection(self._text_tokens(l, text_prompts).to(projection.weight.dtype)))
         return prompts
 
 

@@ -103,9 +103,26 @@ def test_plain_state_dict(tmp_path, cache, wrapped):
     assert_same_weights(load_clip("ViT-L/14", path=str(file)), tiny_clip_state_dict())
 
 
-def test_dtype_and_eval_mode():
+def openai_fp16_names(model):
+    """The tensors OpenAI's fp16 CLIP holds in fp16, from the scheme's definition: weights and biases of conv and
+    linear layers, attention input projections, and the two output projections. The rest (LayerNorms, token /
+    position / class embeddings, logit_scale) stays fp32."""
+    names = set()
+    for prefix, module in model.named_modules():
+        dot = prefix + "." if prefix else ""
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            names |= {dot + n for n, p in module.named_parameters(recurse=False) if p is not None}
+        if isinstance(module, torch.nn.MultiheadAttention):
+            names |= {dot + "in_proj_weight", dot + "in_proj_bias"}
+    return names | {"text_projection", "visual.proj"}
+
+
+def test_fp16_is_openai_scheme_and_fp32_is_all_fp32():
     model = load_clip("tiny-random", dtype=torch.float16)
-    assert {p.dtype for p in model.parameters()} == {torch.float16}
+    half = openai_fp16_names(model)
+    for name, p in model.named_parameters():
+        assert p.dtype == (torch.float16 if name in half else torch.float32), name
+    assert model.dtype == torch.float16 and not model.training
     model = load_clip("tiny-random", dtype=torch.float32)
     assert {p.dtype for p in model.parameters()} == {torch.float32} and not model.training
 
