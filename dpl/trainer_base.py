@@ -17,6 +17,15 @@ from dpl.prompting import PromptedCLIP
 PRECISIONS = ("fp16", "fp32", "amp")
 
 
+def make_grad_scaler(precision, device):
+    """The loss scaler of fp16 autocast: ``amp`` on CUDA (fp16 gradients underflow without it); None for fp32,
+    fp16 weights (the official codebases train those unscaled) and amp on CPU (bf16 needs no scaling)."""
+    device = torch.device(device)
+    if precision != "amp" or device.type != "cuda":
+        return None
+    return torch.amp.GradScaler(device.type)
+
+
 class CLIPLearner(nn.Module):
     """Base of every learner: frozen ``self.clip`` (a PromptedCLIP) plus learned ``self.prompt_learner``.
 
@@ -82,7 +91,7 @@ class PromptTrainer(TrainerX):
     def load_frozen_clip(self):
         cfg = self.cfg
         self.precision = self._resolve_precision(self.method_cfg.PREC)
-        dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        dtype = torch.float16 if self.precision == "fp16" else torch.float32  # fp16: OpenAI's convert_weights
         backbone = cfg.MODEL.BACKBONE
         print(f"Loading CLIP (backbone: {backbone.NAME}, precision: {self.precision})")
         model = load_clip(backbone.NAME, path=backbone.PATH, device=self.device, dtype=dtype)
@@ -94,10 +103,7 @@ class PromptTrainer(TrainerX):
         return PromptedCLIP(model)
 
     def _resolve_precision(self, prec):
-        if prec == "fp16" and self.device.type != "cuda":
-            print(f"Warning: TRAINER.{self.CONFIG_NODE}.PREC fp16 needs CUDA; running in fp32 on {self.device.type} "
-                  "(use amp for bf16 autocast on CPU)")
-            return "fp32"
+        """The precision this run uses for ``PREC`` (a trainer whose official code ignores PREC overrides it)."""
         return prec
 
     def register_learner(self):
@@ -109,7 +115,17 @@ class PromptTrainer(TrainerX):
         self.register_model("prompt_learner", learned, self.optim, self.sched)
         for name, module, optim, sched in self.extra_models():
             self.register_model(name, module, optim, sched)
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "amp" and self.device.type == "cuda" else None
+        self.scaler = make_grad_scaler(self.precision, self.device)
+
+    def checkpoint_extras(self):
+        # The loss scale evolves during training; a resume that restarted it would skip different steps.
+        return {"grad_scaler": self.scaler.state_dict()} if self.scaler is not None else {}
+
+    def restore_checkpoint_extras(self, checkpoint):
+        state = checkpoint.get("grad_scaler")
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+            print(f"Restored the AMP grad scaler (scale {self.scaler.get_scale():g})")
 
     def autocast(self):
         if self.precision != "amp":

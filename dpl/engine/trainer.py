@@ -22,6 +22,11 @@ from dpl.errors import CheckpointError
 TRAINER_REGISTRY = Registry("TRAINER")
 
 
+def _to_device(tensor, device):
+    # Batches come from pinned memory when CUDA is used, so the copy can overlap with compute.
+    return tensor.to(device, non_blocking=tensor.is_pinned())
+
+
 def build_trainer(cfg):
     """The trainer registered as ``cfg.TRAINER.NAME`` (unknown name: UnknownNameError with a did-you-mean)."""
     if cfg.VERBOSE:
@@ -114,6 +119,7 @@ class TrainerBase:
                 "scheduler": sched.state_dict() if sched is not None else None,
                 "val_result": val_result,
                 "rng_state": rng_state,
+                **self.checkpoint_extras(),
             }
             save_checkpoint(state, os.path.join(directory, name), is_best=is_best, model_name=model_name)
 
@@ -131,7 +137,17 @@ class TrainerBase:
         for name in self.get_model_names():
             start_epoch = resume_from_checkpoint(os.path.join(directory, name), self._models[name],
                                                  self._optims[name], self._scheds[name])
+        first = os.path.join(directory, self.get_model_names()[0])
+        self.restore_checkpoint_extras(load_checkpoint(latest_checkpoint_path(first)))
         return start_epoch
+
+    def checkpoint_extras(self):
+        """Trainer state beyond models, optimisers and schedulers that a resume needs (e.g. the AMP grad
+        scaler); stored in every model's checkpoint as plain types."""
+        return {}
+
+    def restore_checkpoint_extras(self, checkpoint):
+        """Put back what ``checkpoint_extras`` saved (``checkpoint`` is the latest one of the first model)."""
 
     def _checkpoint_file(self, model_dir, epoch):
         if epoch is not None:
@@ -350,7 +366,7 @@ class SimpleTrainer(TrainerBase):
         return self.model(input)
 
     def parse_batch_test(self, batch):
-        return batch["img"].to(self.device), batch["label"].to(self.device)
+        return _to_device(batch["img"], self.device), _to_device(batch["label"], self.device)
 
 class TrainerX(SimpleTrainer):
     """Trains on labeled data only (``train_loader_x``), printing Dassl's progress line."""
@@ -392,5 +408,5 @@ class TrainerX(SimpleTrainer):
             end = time.time()
 
     def parse_batch_train(self, batch):
-        return batch["img"].to(self.device), batch["label"].to(self.device)
+        return _to_device(batch["img"], self.device), _to_device(batch["label"], self.device)
 
