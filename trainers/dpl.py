@@ -34,6 +34,8 @@ def extend_cfg(cfg):
     cfg.TRAINER.DPL.ALPHA_WEIGHT_DECAY = 0.0
     cfg.TRAINER.DPL.ALPHA_WARMUP_EPOCHS = 0  # prompts-only epochs before the alphas train (0 = paper)
     cfg.TRAINER.DPL.NAIVE_SUPERNET = False  # debug: N+1 separate attentions instead of the fused mixture
+    # recompute the fused mixture's score matrices in the backward pass instead of keeping them (less memory)
+    cfg.TRAINER.DPL.SUPERNET_RECOMPUTE = False
     cfg.TRAINER.DPL.KD_WEIGHT = 0.0  # distillation toward zero-shot CLIP; 0 = no teacher built or run
     cfg.TRAINER.DPL.KD_TEMPERATURE = 1.0
     cfg.TRAINER.DPL.COLLAPSE_ZERO_FRACTION = 0.75  # warn when this fraction of layers chose length 0
@@ -68,7 +70,7 @@ class DPLLearner(FixedTextLearner):
         super().__init__(clip_model, classnames, ctx_init, "TRAINER.DPL.CTX_INIT")
         self.layout = layout
         self.prompt_learner = LayerPrompts(layout, clip_model.vision_width, clip_model.text_width,
-                                           kind="kv", std=std, dtype=clip_model.dtype)
+                                           kind="kv", std=std)  # fp32 whatever CLIP's precision
 
     def vision_prompts(self):
         return self.prompt_learner.vision_prompts()

@@ -26,18 +26,23 @@ PLOT_FILE = "layout.png"
 class SearchLearner(FixedTextLearner):
     """Supernet: ``prompt_learner`` = candidate prompts (SearchSpace), ``architecture`` = the alphas."""
 
-    def __init__(self, clip_model, classnames, max_length, ctx_init="default", std=0.02, naive=False):
+    def __init__(self, clip_model, classnames, max_length, ctx_init="default", std=0.02, naive=False,
+                 recompute=False):
         super().__init__(clip_model, classnames, ctx_init, "TRAINER.DPL.SEARCH_CTX_INIT")
         self.prompt_learner = SearchSpace(clip_model.vision_layers, clip_model.text_layers, clip_model.vision_width,
                                           clip_model.text_width, max_length, std=std)
         self.architecture = Architecture(clip_model.vision_layers, clip_model.text_layers, max_length)
-        self.naive = naive
+        self.naive, self.recompute = naive, recompute
+
+    def _prompts(self, branch):
+        return supernet_prompts(self.prompt_learner, self.architecture, branch, naive=self.naive,
+                                recompute=self.recompute)
 
     def vision_prompts(self):
-        return supernet_prompts(self.prompt_learner, self.architecture, "vision", naive=self.naive)
+        return self._prompts("vision")
 
     def text_prompts(self):
-        return supernet_prompts(self.prompt_learner, self.architecture, "text", naive=self.naive)
+        return self._prompts("text")
 
 
 @TRAINER_REGISTRY.register()
@@ -57,7 +62,8 @@ class DPLSearch(PromptTrainer):
         if self.dm.val_loader is None:
             raise ConfigError(f"Dataset {cfg.DATASET.NAME} has no validation split; the DPL search updates its "
                               "alphas on validation batches (use a dataset with a val split)")
-        return SearchLearner(clip_model, classnames, c.MAX_LENGTH, c.SEARCH_CTX_INIT, c.PROMPT_STD, c.NAIVE_SUPERNET)
+        return SearchLearner(clip_model, classnames, c.MAX_LENGTH, c.SEARCH_CTX_INIT, c.PROMPT_STD, c.NAIVE_SUPERNET,
+                             c.SUPERNET_RECOMPUTE)
 
     def extra_models(self):
         c = self.method_cfg

@@ -12,6 +12,7 @@ small score block over all candidates' (concatenated) prompt keys, and one outpu
 import functools
 
 import torch
+import torch.utils.checkpoint
 import torch.nn.functional as F
 
 
@@ -37,12 +38,14 @@ class ReplacePrompt:
 
 class KVMixture:
     """Supernet layer: ``weights`` (N+1,) over lengths 0..N, ``candidates[k-1]`` the prompt of length k.
-    ``naive=True`` computes one attention per candidate (a reference and a debug path)."""
+    ``naive=True`` computes one attention per candidate (a reference and a debug path); ``recompute=True``
+    recomputes the fused scores in the backward pass instead of keeping them (less memory)."""
 
-    def __init__(self, candidates, weights, naive=False):
+    def __init__(self, candidates, weights, naive=False, recompute=False):
         self.candidates = list(candidates)
         self.weights = weights
         self.naive = naive
+        self.recompute = recompute
         if weights.shape[-1] != len(self.candidates) + 1:
             raise ValueError(f"KVMixture: {weights.shape[-1]} weights for {len(self.candidates)} candidates; "
                              "expected one weight per candidate plus one for length 0")
@@ -129,31 +132,43 @@ def _segments(positions, sizes, device):
     return as_tensor(positions), as_tensor(grid), as_tensor(owner), longest
 
 
-def mixture_attention(attn, ln, x_ln, candidates, weights, mask=None):
-    """sum_k weights[k] * MHA(x_ln, [x_ln; ln(P_k)]) (weights[0]: no prompt), fused and exact.
-
-    Softmax statistics are kept in float32 whatever the input precision."""
-    nonempty = [(i + 1, c) for i, c in enumerate(candidates) if c.shape[-2] > 0]
-    w = weights.float()
-    q, k, v = _qkv(attn, x_ln)
-    q = q * (q.shape[-1] ** -0.5)
+def _mixture_core(q, k, v, kp, vp, w, mask, segments):
+    """The fused mixture from the heads (``q`` already scaled) to the merged output (B, H, L, d)."""
+    index, grid, owner, longest = segments
     s_x = torch.matmul(q, k.transpose(-1, -2)).float()  # (B, H, L, L)
     if mask is not None:
         s_x = s_x + mask.to(device=s_x.device, dtype=s_x.dtype)
     lse_x = torch.logsumexp(s_x, dim=-1, keepdim=True)
     o_x = torch.matmul(torch.exp(s_x - lse_x).to(v.dtype), v)  # attention over x alone
-    if not nonempty:
-        return _out(attn, o_x * w.sum().to(o_x.dtype))
-    sizes = tuple(int(c.shape[-2]) for _, c in nonempty)
-    index, grid, owner, longest = _segments(tuple(i for i, _ in nonempty), sizes, w.device)
-    kp, vp = _prompt_kv(attn, ln, torch.cat([c for _, c in nonempty], dim=-2), x_ln)
     s_p = torch.matmul(q, kp.transpose(-1, -2).to(q.dtype)).float()  # (B, H, L, S): all candidates' keys
     padded = torch.cat([s_p, s_p.new_full(s_p.shape[:-1] + (1,), float("-inf"))], dim=-1)
-    lse_k = torch.logsumexp(padded[..., grid].unflatten(-1, (len(sizes), longest)), dim=-1)  # (B, H, L, n)
+    lse_k = torch.logsumexp(padded[..., grid].unflatten(-1, (index.shape[0], longest)), dim=-1)  # (B, H, L, n)
     coef = w[index] * torch.sigmoid(lse_k - lse_x)  # w_k p_k
     probs_p = coef[..., owner] * torch.exp(s_p - lse_k[..., owner])  # w_k p_k softmax_k over candidate k's keys
     keep_x = (w.sum() - coef.sum(dim=-1, keepdim=True)).to(o_x.dtype)
-    o = o_x * keep_x + torch.matmul(probs_p.to(vp.dtype), vp)
+    return o_x * keep_x + torch.matmul(probs_p.to(vp.dtype), vp)
+
+
+def mixture_attention(attn, ln, x_ln, candidates, weights, mask=None, recompute=False):
+    """sum_k weights[k] * MHA(x_ln, [x_ln; ln(P_k)]) (weights[0]: no prompt), fused and exact.
+
+    Softmax statistics are kept in float32 whatever the input precision. ``recompute``: keep only the heads for
+    the backward pass and recompute the score matrices there (activation checkpointing of the attention core):
+    the (B, H, L, L) float32 scores are then never held across the whole network."""
+    nonempty = [(i + 1, c) for i, c in enumerate(candidates) if c.shape[-2] > 0]
+    w = weights.float()
+    if not nonempty:
+        return w.sum().to(x_ln.dtype) * kv_attention(attn, ln, x_ln, None, mask)
+    q, k, v = _qkv(attn, x_ln)
+    q = q * (q.shape[-1] ** -0.5)
+    sizes = tuple(int(c.shape[-2]) for _, c in nonempty)
+    segments = _segments(tuple(i for i, _ in nonempty), sizes, w.device)
+    kp, vp = _prompt_kv(attn, ln, torch.cat([c for _, c in nonempty], dim=-2), x_ln)
+    if recompute and torch.is_grad_enabled():
+        o = torch.utils.checkpoint.checkpoint(_mixture_core, q, k, v, kp, vp, w, mask, segments,
+                                              use_reentrant=False)
+    else:
+        o = _mixture_core(q, k, v, kp, vp, w, mask, segments)
     return _out(attn, o)
 
 
@@ -168,8 +183,9 @@ def naive_mixture_attention(attn, ln, x_ln, candidates, weights, mask=None):
 def prompted_attention(attn, ln, x_ln, entry, mask=None):
     """Attention output of a block for a ``KVPrompt`` or ``KVMixture`` entry."""
     if isinstance(entry, KVMixture):
-        fn = naive_mixture_attention if entry.naive else mixture_attention
-        return fn(attn, ln, x_ln, entry.candidates, entry.weights, mask)
+        if entry.naive:
+            return naive_mixture_attention(attn, ln, x_ln, entry.candidates, entry.weights, mask)
+        return mixture_attention(attn, ln, x_ln, entry.candidates, entry.weights, mask, recompute=entry.recompute)
     if isinstance(entry, KVPrompt):
         return kv_attention(attn, ln, x_ln, entry.tokens, mask)
     raise TypeError(f"no attention variant for a prompt entry of type {type(entry).__name__}")

@@ -72,10 +72,10 @@ class Architecture(nn.Module):
                             confidence=confidence, margin=margin, source=source)
 
 
-def supernet_prompts(space, arch, branch, naive=False):
+def supernet_prompts(space, arch, branch, naive=False, recompute=False):
     """One ``KVMixture`` per layer of ``branch``: that layer's candidates weighted by softmax(alpha)."""
     if space.max_length != arch.max_length:
         raise ValueError(f"SearchSpace has N={space.max_length} but Architecture has N={arch.max_length}")
     weights = arch.weights(branch)
-    return [KVMixture(space.candidates(branch, layer), weights[layer], naive=naive)
+    return [KVMixture(space.candidates(branch, layer), weights[layer], naive=naive, recompute=recompute)
             for layer in range(weights.shape[0])]

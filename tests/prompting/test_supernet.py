@@ -105,3 +105,16 @@ def test_derive_layout_confidence_and_margin(tmp_path):
     layout.save(tmp_path / "layout.json")
     again = PromptLayout.load(str(tmp_path / "layout.json"), 2, 2, 3)
     assert again == layout and again.margin["text"] == pytest.approx([0.15, 0.6])
+
+
+def test_recomputed_mixture_equals_stored_one(prompted, text_input, search):
+    """Activation checkpointing of the fused core changes memory, never the outputs or gradients."""
+    space, arch = search
+    _, emb, eot = text_input
+    params = [arch.text] + list(space.text.values())
+    stored = prompted.encode_text(emb, eot, supernet_prompts(space, arch, "text"))
+    recomputed = prompted.encode_text(emb, eot, supernet_prompts(space, arch, "text", recompute=True))
+    assert torch.equal(stored, recomputed)
+    probe = torch.randn_like(stored)
+    for a, b in zip(_grads((stored * probe).sum(), params), _grads((recomputed * probe).sum(), params)):
+        assert rel_err(a, b) < 1e-6
