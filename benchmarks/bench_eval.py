@@ -3,9 +3,10 @@ PromptTrainer.before_test does) versus recomputed for every test batch (the offi
 
 Random weights at ViT-B/16 shapes, 100 classes; ``--small`` runs a tiny model for a quick check.
 
-    python benchmarks/bench_eval.py [--small] [--classes 100] [--batches 3] [--batch-size 16]
+    python benchmarks/bench_eval.py [--small] [--device cuda] [--classes 100 1000] [--batches 3] [--batch-size 16]
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -55,23 +56,34 @@ def images_per_second(learner, images, cache_text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="tiny model instead of ViT-B/16 shapes")
-    parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--classes", type=int, nargs="+", default=[100])
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(args.device)
     shape = "small" if args.small else "ViT-B/16"
-    learner = build(shape, args.classes, device)
-    res = learner.clip.visual.input_resolution
-    images = [torch.randn(args.batch_size, 3, res, res, device=device) for _ in range(args.batches)]
-    images_per_second(learner, images[:1], True)  # warm-up
-    once = images_per_second(learner, images, True)
-    per_batch = images_per_second(learner, images, False)
-    print(f"{shape}, {args.classes} classes, {args.batches} batches of {args.batch_size} on {device.type}")
-    print(f"text features once per evaluation : {once:8.1f} images/s")
-    print(f"text features per test batch      : {per_batch:8.1f} images/s")
-    print(f"speed-up: {once / per_batch:.2f}x")
-    return once, per_batch
+    runs = []
+    for n_classes in args.classes:
+        learner = build(shape, n_classes, device)
+        res = learner.clip.visual.input_resolution
+        images = [torch.randn(args.batch_size, 3, res, res, device=device) for _ in range(args.batches)]
+        images_per_second(learner, images[:1], True)  # warm-up
+        once = images_per_second(learner, images, True)
+        per_batch = images_per_second(learner, images, False)
+        print(f"{shape}, {n_classes} classes, {args.batches} batches of {args.batch_size} on {device.type}")
+        print(f"text features once per evaluation : {once:8.1f} images/s")
+        print(f"text features per test batch      : {per_batch:8.1f} images/s")
+        print(f"speed-up: {once / per_batch:.2f}x", flush=True)
+        runs.append({"classes": n_classes, "once_images_per_s": once, "per_batch_images_per_s": per_batch,
+                     "speedup": once / per_batch})
+        del learner, images
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": device.type, "shape": shape, "batch_size": args.batch_size, "batches": args.batches,
+                       "torch": torch.__version__, "runs": runs}, f, indent=1)
+    return runs
 
 
 if __name__ == "__main__":

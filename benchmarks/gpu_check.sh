@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The GPU check (one script, about 5 minutes on one GPU): the tests marked `cuda`, the full-size ViT-B/16 search
+# and evaluation benchmarks on CUDA, and a wall-clock estimate of the paper's protocol; everything goes into
+# REPORT_DIR/report.md (raw logs and JSON beside it). Paste the report into benchmarks/README.md.
+#
+#   bash benchmarks/gpu_check.sh [REPORT_DIR]        # default: benchmarks/gpu_report
+#
+# Needs the project importable (pip install -e . or PYTHONPATH=<repo>) and a CUDA build of torch. Each step has a
+# time limit and a failed step does not stop the others; the exit status is 1 when any step failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DIR="${1:-benchmarks/gpu_report}"
+mkdir -p "$DIR"
+PYTHON="${PYTHON:-$(command -v python > /dev/null && echo python || echo python3)}"
+REPORT="$DIR/report.md"
+export PYTHONUNBUFFERED=1
+FAILED=0
+
+step() {  # step NAME LIMIT_S LOG COMMAND...: run, keep the log, record the status
+    local name="$1" limit="$2" log="$3"
+    shift 3
+    local start=$SECONDS
+    timeout "$limit" "$@" > "$log" 2>&1
+    local status=$?
+    echo "step $name: exit $status in $((SECONDS - start)) s" | tee -a "$DIR/steps.txt"
+    if (( status != 0 )); then FAILED=1; fi
+    return 0
+}
+
+: > "$DIR/steps.txt"
+{
+    echo "# GPU check, $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo
+    echo '```text'
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | head -3
+    "$PYTHON" -c "import torch; print('torch', torch.__version__, '| CUDA', torch.version.cuda, '| cuDNN',
+torch.backends.cudnn.version(), '|', torch.cuda.get_device_name() if torch.cuda.is_available() else 'NO CUDA')"
+    echo "project commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo '```'
+} > "$REPORT"
+
+# 1. the tests marked cuda
+step pytest 300 "$DIR/pytest.log" "$PYTHON" -m pytest -q -m cuda -rfEs --durations=5 tests
+# 2. the search step at full ViT-B/16 size: fused (scores kept / recomputed) vs naive vs fixed layout
+step bench_search 300 "$DIR/search.log" "$PYTHON" benchmarks/bench_search.py --device cuda --batch 4 32 \
+    --classes 100 1000 --json "$DIR/search.json"
+# 3. evaluation: text features once per evaluation vs per test batch
+step bench_eval 120 "$DIR/eval.log" "$PYTHON" benchmarks/bench_eval.py --device cuda --classes 100 1000 \
+    --batch-size 100 --batches 5 --json "$DIR/eval.json"
+# 4. the paper's protocol on this GPU, from the measured step times
+step estimate 30 "$DIR/estimate.log" "$PYTHON" benchmarks/protocol_estimate.py --search "$DIR/search.json" \
+    --eval "$DIR/eval.json"
+
+{
+    echo
+    echo "## Steps"
+    echo '```text'
+    cat "$DIR/steps.txt"
+    echo '```'
+    echo
+    echo "## 1. pytest -m cuda"
+    echo '```text'
+    tail -n 40 "$DIR/pytest.log"
+    echo '```'
+    echo
+    echo "## 2. bench_search.py --device cuda (ViT-B/16, N = 6)"
+    echo '```text'
+    grep -v "pkg_resources" "$DIR/search.log" | tail -n 80
+    echo '```'
+    echo
+    echo "## 3. bench_eval.py --device cuda"
+    echo '```text'
+    grep -v "pkg_resources" "$DIR/eval.log" | tail -n 20
+    echo '```'
+    echo
+    echo "## 4. Protocol estimate"
+    echo
+    cat "$DIR/estimate.log"
+} >> "$REPORT"
+echo "Report: $REPORT"
+exit $FAILED
