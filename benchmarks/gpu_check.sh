@@ -40,15 +40,15 @@ torch.backends.cudnn.version(), '|', torch.cuda.get_device_name() if torch.cuda.
 } > "$REPORT"
 
 # 1. the tests marked cuda
-step pytest 300 "$DIR/pytest.log" "$PYTHON" -m pytest -q -m cuda -rfEs --durations=5 tests
+step pytest 180 "$DIR/pytest.log" "$PYTHON" -m pytest -q -m cuda -rfEs --durations=5 tests
 # 2. the search step at full ViT-B/16 size: fused (scores kept / recomputed) vs naive vs fixed layout
-step bench_search 300 "$DIR/search.log" "$PYTHON" benchmarks/bench_search.py --device cuda --batch 4 32 \
+step bench_search 210 "$DIR/search.log" "$PYTHON" benchmarks/bench_search.py --device cuda --batch 4 32 \
     --classes 100 1000 --json "$DIR/search.json"
 # 3. evaluation: text features once per evaluation vs per test batch
-step bench_eval 120 "$DIR/eval.log" "$PYTHON" benchmarks/bench_eval.py --device cuda --classes 100 1000 \
+step bench_eval 60 "$DIR/eval.log" "$PYTHON" benchmarks/bench_eval.py --device cuda --classes 100 1000 \
     --batch-size 100 --batches 5 --json "$DIR/eval.json"
 # 4. the paper's protocol on this GPU, from the measured step times
-step estimate 30 "$DIR/estimate.log" "$PYTHON" benchmarks/protocol_estimate.py --search "$DIR/search.json" \
+step estimate 15 "$DIR/estimate.log" "$PYTHON" benchmarks/protocol_estimate.py --search "$DIR/search.json" \
     --eval "$DIR/eval.json"
 
 {
