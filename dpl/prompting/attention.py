@@ -9,11 +9,11 @@ scaled scores of x's keys and of candidate k's prompt keys, ``lse_x``/``lse_k`` 
 ``p_k = sigmoid(lse_k - lse_x)``. The weighted sum over candidates is then one attention over x plus one
 small score block over all candidates' (concatenated) prompt keys, and one output projection.
 """
-import functools
-
 import torch
-import torch.utils.checkpoint
 import torch.nn.functional as F
+import torch.utils.checkpoint
+
+from .fused import mixture_core, segments, stats_dtype
 
 
 class KVPrompt:
@@ -116,39 +116,6 @@ def kv_attention(attn, ln, x_ln, tokens=None, mask=None):
 
 
 # ---- supernet mixture ----------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=64)
-def _segments(positions, sizes, device):
-    """For candidates at ``positions`` (1-based, into the weights) of ``sizes`` tokens, concatenated into one block
-    of S keys: ``index`` (n,) their weight positions, ``grid`` (n * max) indices into the block padded by one
-    column at index S (-inf), and ``owner`` (S,) candidate of each key. Cached per device: built once, not per
-    layer call."""
-    longest, total = max(sizes), sum(sizes)
-    grid, owner, start = [], [], 0
-    for i, n in enumerate(sizes):
-        grid += list(range(start, start + n)) + [total] * (longest - n)
-        owner += [i] * n
-        start += n
-    as_tensor = functools.partial(torch.tensor, device=device)
-    return as_tensor(positions), as_tensor(grid), as_tensor(owner), longest
-
-
-def _mixture_core(q, k, v, kp, vp, w, mask, segments):
-    """The fused mixture from the heads (``q`` already scaled) to the merged output (B, H, L, d)."""
-    index, grid, owner, longest = segments
-    s_x = torch.matmul(q, k.transpose(-1, -2)).float()  # (B, H, L, L)
-    if mask is not None:
-        s_x = s_x + mask.to(device=s_x.device, dtype=s_x.dtype)
-    lse_x = torch.logsumexp(s_x, dim=-1, keepdim=True)
-    o_x = torch.matmul(torch.exp(s_x - lse_x).to(v.dtype), v)  # attention over x alone
-    s_p = torch.matmul(q, kp.transpose(-1, -2).to(q.dtype)).float()  # (B, H, L, S): all candidates' keys
-    padded = torch.cat([s_p, s_p.new_full(s_p.shape[:-1] + (1,), float("-inf"))], dim=-1)
-    lse_k = torch.logsumexp(padded[..., grid].unflatten(-1, (index.shape[0], longest)), dim=-1)  # (B, H, L, n)
-    coef = w[index] * torch.sigmoid(lse_k - lse_x)  # w_k p_k
-    probs_p = coef[..., owner] * torch.exp(s_p - lse_k[..., owner])  # w_k p_k softmax_k over candidate k's keys
-    keep_x = (w.sum() - coef.sum(dim=-1, keepdim=True)).to(o_x.dtype)
-    return o_x * keep_x + torch.matmul(probs_p.to(vp.dtype), vp)
-
-
 def mixture_attention(attn, ln, x_ln, candidates, weights, mask=None, recompute=False):
     """sum_k weights[k] * MHA(x_ln, [x_ln; ln(P_k)]) (weights[0]: no prompt), fused and exact.
 
@@ -156,19 +123,18 @@ def mixture_attention(attn, ln, x_ln, candidates, weights, mask=None, recompute=
     the backward pass and recompute the score matrices there (activation checkpointing of the attention core):
     the (B, H, L, L) float32 scores are then never held across the whole network."""
     nonempty = [(i + 1, c) for i, c in enumerate(candidates) if c.shape[-2] > 0]
-    w = weights.float()
+    w = weights.to(stats_dtype(weights.dtype))
     if not nonempty:
         return w.sum().to(x_ln.dtype) * kv_attention(attn, ln, x_ln, None, mask)
     q, k, v = _qkv(attn, x_ln)
     q = q * (q.shape[-1] ** -0.5)
     sizes = tuple(int(c.shape[-2]) for _, c in nonempty)
-    segments = _segments(tuple(i for i, _ in nonempty), sizes, w.device)
+    segs = segments(tuple(i for i, _ in nonempty), sizes, w.device)
     kp, vp = _prompt_kv(attn, ln, torch.cat([c for _, c in nonempty], dim=-2), x_ln)
     if recompute and torch.is_grad_enabled():
-        o = torch.utils.checkpoint.checkpoint(_mixture_core, q, k, v, kp, vp, w, mask, segments,
-                                              use_reentrant=False)
+        o = torch.utils.checkpoint.checkpoint(mixture_core, q, k, v, kp, vp, w, mask, segs, use_reentrant=False)
     else:
-        o = _mixture_core(q, k, v, kp, vp, w, mask, segments)
+        o = mixture_core(q, k, v, kp, vp, w, mask, segs)
     return _out(attn, o)
 
 
