@@ -1,70 +1,13 @@
-"""Build any trainer in-process (train.py's arguments) on the Demo dataset with tiny-random, for the CUDA tests.
+"""Device settings of the CUDA tests; trainers are built by tests/trainer_harness.py.
 
 ``DEVICE`` is CUDA when present. Without a GPU the tests are skipped, unless ``DPL_CUDA_TESTS_ON_CPU=1`` runs
 them on the CPU to check the tests themselves (amp is then bf16 autocast without a grad scaler).
 """
-import os
-import sys
-from pathlib import Path
-
 import torch
+from trainer_harness import REPO, TRAINERS, build, learned_state  # noqa: F401  (re-exported for the tests)
 
-REPO = Path(__file__).resolve().parents[2]
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 PRECISIONS = ("fp32", "fp16", "amp")
-
-# trainer -> (its cfg.TRAINER node, its published config)
-TRAINERS = {
-    "DPLSearch": ("DPL", "DPL/search.yaml"),
-    "DPL": ("DPL", "DPL/vit_b16_ep40.yaml"),
-    "CoOp": ("COOP", "CoOp/vit_b16_ep50.yaml"),
-    "CoCoOp": ("COCOOP", "CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml"),
-    "IVLP": ("IVLP", "IVLP/vit_b16_c2_ep5_batch4_2+2ctx.yaml"),
-    "VPT": ("VPT", "VPT/vit_b16_c2_ep5_batch4_4.yaml"),
-    "MaPLe": ("MAPLE", "MaPLe/vit_b16_c2_ep5_batch4_2ctx.yaml"),
-    "PromptSRC": ("PROMPTSRC", "PromptSRC/vit_b16_c2_ep50_batch4_4+4ctx_few_shot.yaml"),
-    "ZeroshotCLIP": ("ZSCLIP", "ZeroshotCLIP/vit_b16.yaml"),
-}
-
-# One short epoch with a learning rate large enough that every step visibly moves the prompts (no warm-up
-# epoch at 1e-5, which fp16-stored prompts would not register at all).
-FAST = ["DATASET.NUM_SHOTS", 2, "OPTIM.MAX_EPOCH", 1, "OPTIM.WARMUP_EPOCH", 0, "OPTIM.LR", 0.05,
-        "DATALOADER.NUM_WORKERS", 0, "DATALOADER.TRAIN_X.BATCH_SIZE", 4, "DATALOADER.TEST.BATCH_SIZE", 16,
-        "TRAIN.PRINT_FREQ", 100]
-PER_TRAINER = {
-    "DPLSearch": ["TRAINER.DPL.MAX_LENGTH", 2, "TRAINER.DPL.ALPHA_LR", 0.05],
-    "DPL": ["TRAINER.DPL.MAX_LENGTH", 2, "TRAINER.DPL.CTX_INIT", "default", "TRAINER.LAYOUT", "random:3"],
-}
-
-
-def build(trainer, data_root, output_dir, precision="fp32", opts=(), seed=1):
-    """The trainer as ``train.py`` would build it (seeded), without training."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from train import build_parser
-
-    from dpl.config import setup_cfg
-    from dpl.engine import build_trainer
-    from dpl.engine.utils import set_random_seed
-
-    import datasets  # noqa: F401  (registers Demo)
-    import trainers  # noqa: F401  (registers every trainer)
-
-    node, config = TRAINERS[trainer]
-    argv = ["--root", str(data_root), "--output-dir", str(output_dir), "--seed", str(seed), "--trainer", trainer,
-            "--backbone", "tiny-random", "--dataset-config-file", str(REPO / "configs/datasets/demo.yaml"),
-            "--config-file", str(REPO / "configs/trainers" / config),
-            *[str(o) for o in [*FAST, *PER_TRAINER.get(trainer, []), f"TRAINER.{node}.PREC", precision, *opts]]]
-    cfg = setup_cfg(build_parser().parse_args(argv))
-    set_random_seed(cfg.SEED)
-    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-    return build_trainer(cfg)
-
-
-def learned_state(trainer):
-    """Copies of every checkpointed tensor (prompts, alphas...), by model and key."""
-    return {f"{name}.{k}": v.detach().clone() for name in trainer.get_model_names()
-            for k, v in trainer._models[name].state_dict().items()}
 
 
 def rel_err(a, b):
