@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dpl.backbone import build_tiny_clip
-from dpl.dpl_text import DEFAULT_TEMPLATE, class_text_input, ensemble_text_input
+from dpl.dpl_text import DEFAULT_TEMPLATE, aligned_ensemble_text_input, class_text_input
 from dpl.errors import ConfigError
 from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
 from dpl.text import class_prompt_inputs
@@ -20,7 +20,7 @@ def clip_model():
 
 def test_ensemble_eot_is_a_real_eot_embedding(clip_model):
     templates = ["a photo of a {}.", "itap of the {}.", "a photo of the hard to see {}."]
-    emb, eot = ensemble_text_input(clip_model, CLASSES, templates)
+    emb, eot = aligned_ensemble_text_input(clip_model, CLASSES, templates)
     eot_vector = clip_model.token_embedding.weight[49407]
     for c in range(len(CLASSES)):
         assert torch.allclose(emb[c, int(eot[c])], eot_vector, atol=1e-6)
@@ -30,6 +30,28 @@ def test_ensemble_eot_is_a_real_eot_embedding(clip_model):
     # the last content position averages the "." of all three templates (all end with "{}.")
     dot = clip_model.token_embedding.weight[269]
     assert torch.allclose(emb[0, int(eot[0]) - 1], dot, atol=1e-6)
+
+
+def test_official_ensemble_is_the_plain_positionwise_mean_read_at_the_last_templates_eot(clip_model):
+    """The official train-stage input, from its definition: stack the token embeddings of every template of the
+    official 60-template list, average position by position, and read the feature at the EOT of the last one."""
+    import clip
+
+    from dpl.templates import IMAGENET_TEMPLATES_60
+
+    assert len(IMAGENET_TEMPLATES_60) == 60
+    assert IMAGENET_TEMPLATES_60[0] == "a photo of a {}." and IMAGENET_TEMPLATES_60[-1] == "itap of the {}."
+    names = [c.replace("_", " ") for c in CLASSES]
+    per_template = []
+    for template in IMAGENET_TEMPLATES_60:
+        tokens = torch.cat([clip.tokenize(template.replace("{}", n)) for n in names])
+        per_template.append(clip_model.token_embedding(tokens).detach())
+    expected = torch.stack(per_template).mean(dim=0)
+    emb, eot = class_text_input(clip_model, CLASSES, "ensemble")
+    assert torch.allclose(emb, expected, atol=1e-6)
+    assert eot.tolist() == tokens.argmax(dim=-1).tolist()  # the last template's EOT positions
+    aligned, aligned_eot = class_text_input(clip_model, CLASSES, "ensemble_aligned")
+    assert not torch.allclose(aligned, emb) and aligned_eot.tolist() != eot.tolist()
 
 
 def test_default_and_custom_text_input(clip_model):
