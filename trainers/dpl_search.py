@@ -14,10 +14,13 @@ import torch.nn.functional as F
 from dpl.engine import TRAINER_REGISTRY
 from dpl.errors import ConfigError
 from dpl.prompting import Architecture, SearchSpace, supernet_prompts
+from dpl.prompting.supernet import INITS
 from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
 from dpl.trainer_base import PromptTrainer
 
-from .dpl import FixedTextLearner
+from .dpl import FixedTextLearner, check_choice
+
+ALPHA_BATCHES = ("first", "cycle")
 
 LAYOUT_FILE = "layout.json"
 PLOT_FILE = "layout.png"
@@ -27,10 +30,10 @@ class SearchLearner(FixedTextLearner):
     """Supernet: ``prompt_learner`` = candidate prompts (SearchSpace), ``architecture`` = the alphas."""
 
     def __init__(self, clip_model, classnames, max_length, ctx_init="default", std=0.02, naive=False,
-                 recompute=False):
+                 recompute=False, init="official"):
         super().__init__(clip_model, classnames, ctx_init, "TRAINER.DPL.SEARCH_CTX_INIT")
         self.prompt_learner = SearchSpace(clip_model.vision_layers, clip_model.text_layers, clip_model.vision_width,
-                                          clip_model.text_width, max_length, std=std)
+                                          clip_model.text_width, max_length, std=std, init=init)
         self.architecture = Architecture(clip_model.vision_layers, clip_model.text_layers, max_length)
         self.naive, self.recompute = naive, recompute
 
@@ -56,14 +59,18 @@ class DPLSearch(PromptTrainer):
             raise ConfigError(f"TRAINER.DPL.MAX_LENGTH is {c.MAX_LENGTH}; the search needs at least 1")
         if c.ALPHA_WARMUP_EPOCHS < 0:
             raise ConfigError(f"TRAINER.DPL.ALPHA_WARMUP_EPOCHS is {c.ALPHA_WARMUP_EPOCHS}; expected >= 0")
+        check_choice(cfg, "SEARCH_INIT", INITS)
+        check_choice(cfg, "ALPHA_BATCHES", ALPHA_BATCHES)
 
     def build_learner(self, cfg, classnames, clip_model):
         c = self.method_cfg
         if self.dm.val_loader is None:
             raise ConfigError(f"Dataset {cfg.DATASET.NAME} has no validation split; the DPL search updates its "
                               "alphas on validation batches (use a dataset with a val split)")
+        print(f"Search candidates: {c.SEARCH_INIT} initialisation; alpha steps on the "
+              f"{'first validation batch every step' if c.ALPHA_BATCHES == 'first' else 'validation batches in turn'}")
         return SearchLearner(clip_model, classnames, c.MAX_LENGTH, c.SEARCH_CTX_INIT, c.PROMPT_STD, c.NAIVE_SUPERNET,
-                             c.SUPERNET_RECOMPUTE)
+                             c.SUPERNET_RECOMPUTE, c.SEARCH_INIT)
 
     def extra_models(self):
         c = self.method_cfg
@@ -86,6 +93,24 @@ class DPLSearch(PromptTrainer):
             return iter(self.dm.val_loader)
 
     def next_val_batch(self):
+        """The validation batch of this alpha step (``ALPHA_BATCHES``), logged in ``alpha_batch_log``."""
+        batch = self._first_val_batch() if self.method_cfg.ALPHA_BATCHES == "first" else self._cycled_val_batch()
+        log = getattr(self, "alpha_batch_log", None)
+        if log is None:
+            log = self.alpha_batch_log = collections.deque(maxlen=1000)
+        log.append(batch["index"].tolist() if "index" in batch else batch.get("impath"))
+        return batch
+
+    def _first_val_batch(self):
+        """The official behaviour: every alpha step takes the first batch of a freshly created val iterator, i.e.
+        the same first images. That batch is read once and kept; creating an iterator also draws its base seed
+        from the global torch RNG, so that one draw is made every step, as the official code makes it."""
+        if getattr(self, "_first_batch", None) is None:
+            self._first_batch = next(self._fresh_val_iter())
+        torch.empty((), dtype=torch.int64).random_()  # what iter(DataLoader) draws
+        return self._first_batch
+
+    def _cycled_val_batch(self):
         """A new validation batch every call, cycling through the val loader (one persistent iterator)."""
         want = self._val_position()
         if getattr(self, "_val_iter", None) is None or self._val_cursor != want:
@@ -99,10 +124,6 @@ class DPLSearch(PromptTrainer):
             self._val_iter, self._val_cursor = self._fresh_val_iter(), 0
             batch = next(self._val_iter)
         self._val_cursor = (self._val_cursor + 1) % len(self.dm.val_loader)
-        log = getattr(self, "alpha_batch_log", None)
-        if log is None:
-            log = self.alpha_batch_log = collections.deque(maxlen=1000)
-        log.append(batch["index"].tolist() if "index" in batch else batch.get("impath"))
         return batch
 
     # ---- one training step --------------------------------------------------------------------------

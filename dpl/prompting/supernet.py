@@ -13,15 +13,31 @@ def _check_branch(branch):
         raise ValueError(f"unknown prompt branch {branch!r}; expected one of {', '.join(BRANCHES)}")
 
 
+# How candidates start: "official" as the official search code (vision standard normal, text uniform on [0, 1)),
+# "normal" N(0, std) in both towers (the train stage's init).
+INITS = ("official", "normal")
+
+
+def _init_candidate(p, branch, init, std):
+    if init == "normal":
+        nn.init.normal_(p, std=std)
+    elif branch == "vision":
+        nn.init.normal_(p, std=1.0)
+    else:
+        nn.init.uniform_(p, 0.0, 1.0)
+
+
 class SearchSpace(nn.Module):
-    """For every layer of both towers and every length k = 1..N, its own (k, W) prompt, N(0, std) init:
-    N(N+1)/2 tensors per layer and branch. Parameter names: ``vision.<layer>_<k>`` / ``text.<layer>_<k>``."""
+    """For every layer of both towers and every length k = 1..N, its own (k, W) prompt: N(N+1)/2 tensors per layer
+    and branch, initialised as ``init`` says (``INITS``). Parameter names: ``vision.<layer>_<k>`` / ``text.<layer>_<k>``."""
 
     def __init__(self, vision_layers, text_layers, vision_width, text_width, max_length, std=0.02,
-                 dtype=torch.float32):
+                 dtype=torch.float32, init="normal"):
         super().__init__()
         if max_length < 1:
             raise ValueError(f"SearchSpace: max_length is {max_length}; expected >= 1")
+        if init not in INITS:
+            raise ValueError(f"SearchSpace: init is {init!r}; expected one of {', '.join(INITS)}")
         self.max_length = int(max_length)
         self.layers = {"vision": int(vision_layers), "text": int(text_layers)}
         widths = {"vision": int(vision_width), "text": int(text_width)}
@@ -30,7 +46,7 @@ class SearchSpace(nn.Module):
             for layer in range(self.layers[branch]):
                 for k in range(1, self.max_length + 1):
                     p = torch.empty(k, widths[branch], dtype=dtype)
-                    nn.init.normal_(p, std=std)
+                    _init_candidate(p, branch, init, std)
                     params[f"{layer}_{k}"] = nn.Parameter(p)
             setattr(self, branch, params)
 

@@ -12,7 +12,9 @@ from dpl_harness import build  # noqa: E402
 
 from dpl.errors import ConfigError  # noqa: E402
 
-SEARCH_OPTS = ["OPTIM.MAX_EPOCH", 2, "DATALOADER.TEST.BATCH_SIZE", 4, "TRAIN.CHECKPOINT_FREQ", 1, "TEST.NO_TEST", True]
+# cycle: the alpha steps walk through the val split (the official "first" is tested on its own below)
+SEARCH_OPTS = ["OPTIM.MAX_EPOCH", 2, "DATALOADER.TEST.BATCH_SIZE", 4, "TRAIN.CHECKPOINT_FREQ", 1, "TEST.NO_TEST", True,
+               "TRAINER.DPL.ALPHA_BATCHES", "cycle"]
 
 
 class Interrupt(Exception):
@@ -67,6 +69,24 @@ def test_alpha_step_draws_a_fresh_val_batch_each_step(search_run):
             assert flat[i] != flat[i - 1]
     expected = [tuple(b["index"].tolist()) for b in trainer.dm.val_loader]
     assert flat == [expected[i % n_val] for i in range(len(flat))]  # cycles, restarting at the end
+
+
+def test_first_alpha_batches_repeat_the_first_val_batch_and_draw_like_a_fresh_iterator(data_root, tmp_path):
+    """ALPHA_BATCHES first (the official default): every alpha step sees the first val batch, and the global RNG
+    advances exactly as creating a new val iterator per step (the official code's next(iter(val_loader)))."""
+    trainer = build(data_root, tmp_path, "DPLSearch", ["DATALOADER.TEST.BATCH_SIZE", 4])
+    assert trainer.method_cfg.ALPHA_BATCHES == "first" and len(trainer.dm.val_loader) > 1
+    first = next(iter(trainer.dm.val_loader))
+    torch.manual_seed(123)
+    batches = [trainer.next_val_batch() for _ in range(5)]
+    state = torch.get_rng_state()
+    torch.manual_seed(123)
+    for _ in range(5):
+        iter(trainer.dm.val_loader)
+    assert torch.equal(state, torch.get_rng_state())
+    for batch in batches:
+        assert batch["index"].tolist() == first["index"].tolist() and torch.equal(batch["img"], first["img"])
+    assert [tuple(b) for b in trainer.alpha_batch_log] == [tuple(first["index"].tolist())] * 5
 
 
 def test_checkpoint_round_trip_restores_alphas(search_run, data_root, tmp_path):
