@@ -1,4 +1,6 @@
 """Text-side helpers every trainer shares: tokenizing class prompts and building their token embeddings."""
+import copy
+
 import clip
 import torch
 import torch.nn.functional as F
@@ -43,6 +45,13 @@ def class_prompt_inputs(clip_model, classnames, template):
     return prompt_inputs(clip_model, [fill_template(template, c) for c in classnames])
 
 
+def _class_features(clip_model, classnames, template, batch_size):
+    """Frozen CLIP's raw text features (C, D) of one template, ``batch_size`` classes at a time."""
+    emb, eot, _ = class_prompt_inputs(clip_model, classnames, template)
+    return torch.cat([clip_model.encode_text(emb[i:i + batch_size], eot[i:i + batch_size])
+                      for i in range(0, len(classnames), batch_size)]).float()
+
+
 @torch.no_grad()
 def zero_shot_text_features(clip_model, classnames, templates, batch_size=256):
     """Frozen CLIP's normalised class features; several templates are ensembled as in CLIP's notebook
@@ -51,10 +60,22 @@ def zero_shot_text_features(clip_model, classnames, templates, batch_size=256):
         templates = [templates]
     total = 0
     for template in templates:
-        emb, eot, _ = class_prompt_inputs(clip_model, classnames, template)
-        feats = torch.cat([clip_model.encode_text(emb[i:i + batch_size], eot[i:i + batch_size])
-                           for i in range(0, len(classnames), batch_size)])
-        total = total + F.normalize(feats.float(), dim=-1)
+        total = total + F.normalize(_class_features(clip_model, classnames, template, batch_size), dim=-1)
+    return F.normalize(total / len(templates), dim=-1)
+
+
+@torch.no_grad()
+def mean_text_features(clip_model, classnames, templates, batch_size=256):
+    """Normalised mean of frozen CLIP's *raw* text features over ``templates``, computed in fp32 whatever the
+    model's precision: PromptSRC's frozen text target as its official code computes it (it builds an fp32 copy of
+    CLIP, averages the per-template features, then normalises). ``clip_model``: a PromptedCLIP."""
+    from dpl.backbone import to_precision
+    from dpl.prompting import PromptedCLIP
+
+    if clip_model.dtype != torch.float32:
+        stock = clip_model.model
+        clip_model = PromptedCLIP(to_precision(copy.deepcopy(stock), stock.logit_scale.device, torch.float32))
+    total = sum(_class_features(clip_model, classnames, t, batch_size) for t in templates)
     return F.normalize(total / len(templates), dim=-1)
 
 

@@ -13,8 +13,8 @@ from dpl.engine import TRAINER_REGISTRY
 from dpl.errors import ConfigError
 from dpl.layout_config import layout_from_cfg
 from dpl.prompting import LayerPrompts
-from dpl.templates import IMAGENET_TEMPLATES
-from dpl.text import zero_shot_text_features
+from dpl.templates import IMAGENET_TEMPLATES_60
+from dpl.text import mean_text_features
 from dpl.trainer_base import CLIPLearner, PromptTrainer
 
 SEARCH_HINT = ("run the search first (python train.py --trainer DPLSearch --config-file "
@@ -27,8 +27,16 @@ def extend_cfg(cfg):
     cfg.TRAINER.DPL.PREC = "fp32"
     cfg.TRAINER.DPL.MAX_LENGTH = 6  # N: lengths 0..N per layer
     cfg.TRAINER.DPL.PROMPT_STD = 0.02
-    cfg.TRAINER.DPL.CTX_INIT = "ensemble"  # "ensemble" | "default" | a template with "{}"
+    # The defaults reproduce the official code; each alternative is a named switch (README: "Differences from the
+    # official code"), and configs/trainers/DPL/*_fixed.yaml turn all of them on.
+    # train-stage text input: "ensemble" (official: 60-template position-wise mean, last template's EOT) |
+    # "ensemble_aligned" (80 templates, EOTs aligned) | "default" | a template with "{}"
+    cfg.TRAINER.DPL.CTX_INIT = "ensemble"
     cfg.TRAINER.DPL.SEARCH_CTX_INIT = "default"  # the search's text input ("a photo of a {}.")
+    # search candidates: "official" (vision N(0, 1), text U[0, 1)) | "normal" (N(0, PROMPT_STD) in both towers)
+    cfg.TRAINER.DPL.SEARCH_INIT = "official"
+    # alpha-step batches: "first" (official: the first val batch every step) | "cycle" (through the val split)
+    cfg.TRAINER.DPL.ALPHA_BATCHES = "first"
     cfg.TRAINER.DPL.ALPHA_LR = 3.5e-3
     cfg.TRAINER.DPL.ALPHA_BETAS = (0.5, 0.999)
     cfg.TRAINER.DPL.ALPHA_WEIGHT_DECAY = 0.0
@@ -38,8 +46,17 @@ def extend_cfg(cfg):
     cfg.TRAINER.DPL.SUPERNET_RECOMPUTE = False
     cfg.TRAINER.DPL.KD_WEIGHT = 0.0  # distillation toward zero-shot CLIP; 0 = no teacher built or run
     cfg.TRAINER.DPL.KD_TEMPERATURE = 1.0
+    # KD scale: "numel" (official: summed KL / number of logits) | "batchmean" (summed KL / batch size: C x larger)
+    cfg.TRAINER.DPL.KD_REDUCTION = "numel"
     cfg.TRAINER.DPL.COLLAPSE_ZERO_FRACTION = 0.75  # warn when this fraction of layers chose length 0
     cfg.TRAINER.DPL.UNDECIDED_MARGIN = 0.05  # warn when the mean winner-minus-runner-up margin is below
+
+
+def check_choice(cfg, key, choices):
+    """ConfigError naming ``TRAINER.DPL.<key>`` unless its value is one of ``choices``."""
+    value = cfg.TRAINER.DPL[key]
+    if value not in choices:
+        raise ConfigError(f"TRAINER.DPL.{key} is {value!r}; expected one of {', '.join(choices)}")
 
 
 class FixedTextLearner(CLIPLearner):
@@ -80,12 +97,13 @@ class DPLLearner(FixedTextLearner):
 
 
 class ZeroShotTeacher(torch.nn.Module):
-    """Frozen zero-shot CLIP on the same (shared, frozen) model: text features computed once."""
+    """Frozen zero-shot CLIP on the same (shared, frozen) model: text features (the normalised mean of the raw
+    features over the 60 official templates, in fp32) computed once."""
 
-    def __init__(self, clip_model, classnames, templates=IMAGENET_TEMPLATES):
+    def __init__(self, clip_model, classnames, templates=IMAGENET_TEMPLATES_60):
         super().__init__()
         self.clip = [clip_model]  # a list: the shared CLIP is not a submodule of the teacher
-        self.register_buffer("text_features", zero_shot_text_features(clip_model, classnames, templates),
+        self.register_buffer("text_features", mean_text_features(clip_model, classnames, templates),
                              persistent=False)
 
     @torch.no_grad()
@@ -95,13 +113,18 @@ class ZeroShotTeacher(torch.nn.Module):
         return clip_model.logit_scale.exp().float() * image @ self.text_features.float().t()
 
 
-def kd_loss(student_logits, teacher_logits, temperature):
-    """KL(teacher || student) of the class distributions at ``temperature`` (standard KD, the official form),
-    scaled by T^2 (so its gradient size does not depend on T)."""
+KD_REDUCTIONS = ("numel", "batchmean")
+
+
+def kd_loss(student_logits, teacher_logits, temperature, reduction="numel"):
+    """KL(teacher || student) of the class distributions at ``temperature``, scaled by T^2 (so its gradient size does
+    not depend on T). ``reduction``: "numel" divides the summed KL by the number of logits (the official code),
+    "batchmean" by the batch size (the textbook KL per sample, C times larger)."""
     t = temperature
     student = F.log_softmax(student_logits.float() / t, dim=-1)
     teacher = F.log_softmax(teacher_logits.float() / t, dim=-1)
-    return F.kl_div(student, teacher, reduction="batchmean", log_target=True) * (t * t)
+    total = F.kl_div(student, teacher, reduction="sum", log_target=True) * (t * t)
+    return total / (student_logits.numel() if reduction == "numel" else student_logits.shape[0])
 
 
 @TRAINER_REGISTRY.register()
@@ -112,6 +135,7 @@ class DPL(PromptTrainer):
         super().check_cfg(cfg)
         if not cfg.TRAINER.LAYOUT:
             raise ConfigError(f"TRAINER.LAYOUT is not set; the DPL trainer needs a prompt layout: {SEARCH_HINT}")
+        check_choice(cfg, "KD_REDUCTION", KD_REDUCTIONS)
         if cfg.TRAINER.DPL.KD_WEIGHT < 0 or cfg.TRAINER.DPL.KD_TEMPERATURE <= 0:
             raise ConfigError(f"TRAINER.DPL.KD_WEIGHT must be >= 0 and KD_TEMPERATURE > 0 (got "
                               f"{cfg.TRAINER.DPL.KD_WEIGHT}, {cfg.TRAINER.DPL.KD_TEMPERATURE})")
@@ -138,5 +162,5 @@ class DPL(PromptTrainer):
             return loss, {}
         images, _ = self.parse_batch_train(batch)
         teacher_logits = self.teacher(images)
-        kd = kd_loss(output, teacher_logits, self.method_cfg.KD_TEMPERATURE)
+        kd = kd_loss(output, teacher_logits, self.method_cfg.KD_TEMPERATURE, self.method_cfg.KD_REDUCTION)
         return loss + self.method_cfg.KD_WEIGHT * kd, {"loss_ce": loss.item(), "loss_kd": kd.item()}

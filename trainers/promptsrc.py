@@ -4,7 +4,8 @@ aggregation (GPA) over epochs.
 Loss = CE + TEXT_LOSS_WEIGHT * L1(prompted text features, frozen text features)
           + IMAGE_LOSS_WEIGHT * L1(prompted image features, frozen image features)
           + KL(prompted logits || frozen zero-shot logits).
-The frozen text features are CLIP's zero-shot features ensembled over the ImageNet templates, computed once;
+The frozen text features are CLIP's raw zero-shot features averaged over the official 60 ImageNet templates, then
+normalised, computed once in fp32 (as the official code does);
 the frozen image features come from the same CLIP run without prompts (no second copy of the model). GPA: the
 prompt_learner state after epoch e is weighted by a Gaussian over e = 1..MAX_EPOCH (GPA_MEAN, GPA_STD), the
 weights normalised to sum to 1; after the last epoch the aggregate replaces the prompts and is what is saved
@@ -20,8 +21,8 @@ from yacs.config import CfgNode as CN
 from dpl.deep_prompts import DeepPromptLearner, build_ivlp_learner
 from dpl.engine import TRAINER_REGISTRY
 from dpl.engine.utils.io import atomic_torch_save
-from dpl.templates import IMAGENET_TEMPLATES
-from dpl.text import zero_shot_text_features
+from dpl.templates import IMAGENET_TEMPLATES_60
+from dpl.text import mean_text_features
 from dpl.trainer_base import PromptTrainer
 
 
@@ -59,8 +60,8 @@ class SelfRegulatedLearner(DeepPromptLearner):
 
     def frozen_text(self):
         if self.frozen_text_features is None:
-            print(f"Computing frozen text features over {len(IMAGENET_TEMPLATES)} ImageNet templates (once)")
-            self.frozen_text_features = zero_shot_text_features(self.clip, self.classnames, IMAGENET_TEMPLATES)
+            print(f"Computing frozen text features over {len(IMAGENET_TEMPLATES_60)} ImageNet templates (once)")
+            self.frozen_text_features = mean_text_features(self.clip, self.classnames, IMAGENET_TEMPLATES_60)
         return self.frozen_text_features
 
     def forward(self, images):

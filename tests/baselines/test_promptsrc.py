@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from baseline_helpers import BASE, build_learner, make_cfg
-from dpl.templates import IMAGENET_TEMPLATES
+from dpl.templates import IMAGENET_TEMPLATES_60
 from trainers.promptsrc import PromptSRC, gpa_weights
 
 OPTS = {"PROMPT_DEPTH_VISION": 2, "PROMPT_DEPTH_TEXT": 2}
@@ -24,7 +24,7 @@ def test_frozen_text_features_are_computed_once(tiny_clip, images, monkeypatch):
     learner.train()
     for _ in range(3):
         learner(images)
-    assert calls["frozen"] == len(IMAGENET_TEMPLATES)  # one pass per template, in the first step only
+    assert calls["frozen"] == len(IMAGENET_TEMPLATES_60)  # one pass per template, in the first step only
     assert calls["prompted"] == 3
     assert learner.frozen_text_features.shape == (len(BASE), tiny_clip.embed_dim)
 
