@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Settings and helpers shared by the protocol scripts (sourced, never run on its own).
 # Every setting is an environment variable with a default, so no script needs editing:
-#   DATA BACKBONE SEEDS TRAINER CFG SEARCH_CFG LAYOUT OUTPUT PYTHON OPTS (see README "The protocols"),
+#   DATA BACKBONE SEEDS TRAINER CFG SEARCH_CFG FIXED LAYOUT OUTPUT PYTHON OPTS (see README "The protocols"),
 #   plus CONFIG_ROOT (config folder), SHOTS / LOAD_EPOCH (base2new, xd) and XD_SOURCE (xd).
 # OPTS is split on whitespace: values cannot contain spaces.
 set -euo pipefail
@@ -30,7 +30,11 @@ if [[ -n "${OUTPUT:-}" ]]; then OUTPUT="$(abs_from_caller "$OUTPUT")"; else OUTP
 BACKBONE="${BACKBONE:-ViT-B/16}"
 SEEDS="${SEEDS:-1 2 3}"
 TRAINER="${TRAINER:-DPL}"
-SEARCH_CFG="${SEARCH_CFG:-search}"
+# FIXED=1: DPL's two stages with our corrections of the official code's behaviours (the *_fixed configs), for the
+# ablation "official vs fixed"; their folders carry the config names, so both sets of results coexist.
+FIXED_SUFFIX=""
+if [[ "${FIXED:-0}" == 1 ]]; then FIXED_SUFFIX="_fixed"; fi
+SEARCH_CFG="${SEARCH_CFG:-search${FIXED_SUFFIX}}"
 # Default interpreter: python, or python3 where only that exists.
 PYTHON="${PYTHON:-$(command -v python > /dev/null && echo python || echo python3)}"
 OPTS="${OPTS:-}"
@@ -46,7 +50,7 @@ read -r -a OPTS_ARR <<< "$OPTS"
 default_cfg() {
     local trainer="$1" protocol="$2"
     case "$trainer" in
-        DPL) echo "vit_b16_ep40" ;;
+        DPL) echo "vit_b16_ep40${FIXED_SUFFIX}" ;;
         DPLSearch) echo "$SEARCH_CFG" ;;
         ZeroshotCLIP) echo "vit_b16" ;;
         CoOp) echo "vit_b16_ep50" ;;

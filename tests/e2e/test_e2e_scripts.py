@@ -50,6 +50,22 @@ def test_trainer_coop_on_the_same_command(dpl_main, script_env):
     assert (run / "results.json").is_file()
 
 
+def test_fixed_runs_the_corrected_configs_beside_the_official_ones(dpl_main, script_env):
+    """FIXED=1: the ablation "official quirks vs fixed" with one flag; both sets of folders coexist."""
+    from pathlib import Path
+    out = Path(script_env["OUTPUT"])
+    fixed = run_script("main.sh", "demo", 2, env={**script_env, "FIXED": "1"})
+    search = out / "demo/DPLSearch/search_fixed_2shots/seed1"
+    train = out / "demo/DPL/vit_b16_ep40_fixed_2shots/seed1"
+    assert (search / "layout.json").is_file() and (train / "results.json").is_file()
+    log = (train / "log.txt").read_text()
+    assert "CTX_INIT: ensemble_aligned" in log and "KD_REDUCTION: batchmean" in log
+    search_log = (search / "log.txt").read_text()
+    assert "normal initialisation" in search_log and "validation batches in turn" in search_log
+    assert (out / "demo/DPLSearch/search_2shots/seed1/layout.json").is_file()  # the official run is untouched
+    assert "skip" not in fixed.stdout.lower()
+
+
 def test_base_to_new_train_test_and_table(script_env, tmp_path):
     import subprocess
     import sys
