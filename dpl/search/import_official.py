@@ -1,0 +1,128 @@
+"""Turn the official DPL search's alpha files into our ``layout.json``.
+
+    python -m dpl.search.import_official OUTPUT_DIR                  # the last epoch's pair in that folder
+    python -m dpl.search.import_official OUTPUT_DIR --epoch 40
+    python -m dpl.search.import_official alpha_e80_img.npy alpha_e80_txt.npy -o layout.json
+
+The official search saves ``alpha_e{E}_img.npy`` and ``alpha_e{E}_txt.npy`` each epoch, **with the branch names
+swapped**: the ``_img`` file holds the text tower's alphas and the ``_txt`` file the image tower's. This tool reads
+them that way (and says so); ``--no-swap`` reads the names as written, for files from a corrected version. The
+layout is the argmax of softmax(alpha) per layer, with its confidence and margin, as our own search writes it.
+"""
+import argparse
+import os
+import re
+import sys
+
+import numpy as np
+import torch
+
+from dpl.errors import DPLError, LayoutError
+from dpl.prompting import Architecture
+
+_NAME = re.compile(r"^alpha_e(\d+)_(img|txt)\.npy$")
+LAYOUT_FILE = "layout.json"
+
+
+def find_pair(folder, epoch=None):
+    """``{"img": path, "txt": path}`` of ``epoch`` (default: the last epoch with both files) in ``folder``."""
+    found = {}
+    for name in os.listdir(folder):
+        m = _NAME.match(name)
+        if m:
+            found.setdefault(int(m.group(1)), {})[m.group(2)] = os.path.join(folder, name)
+    complete = sorted(e for e, files in found.items() if len(files) == 2)
+    if epoch is None:
+        if not complete:
+            raise LayoutError(f"{folder} holds no pair alpha_e<E>_img.npy / alpha_e<E>_txt.npy of the official search")
+        epoch = complete[-1]
+    if epoch not in complete:
+        have = ", ".join(map(str, complete)) or "none"
+        raise LayoutError(f"{folder} has no complete pair of alpha files for epoch {epoch} (complete epochs: {have})")
+    return found[epoch], epoch
+
+
+def pair_from_files(paths):
+    """``{"img": path, "txt": path}`` from two file paths named as the official search names them."""
+    pair = {}
+    for path in paths:
+        m = _NAME.match(os.path.basename(path))
+        if not m:
+            raise LayoutError(f"{path}: expected a file named alpha_e<EPOCH>_img.npy or alpha_e<EPOCH>_txt.npy")
+        if m.group(2) in pair:
+            raise LayoutError(f"two _{m.group(2)} files given ({pair[m.group(2)]}, {path}); give one _img and one _txt")
+        pair[m.group(2)] = path
+    if set(pair) != {"img", "txt"}:
+        raise LayoutError(f"give one alpha_e<E>_img.npy and one alpha_e<E>_txt.npy (got {', '.join(paths)})")
+    return pair
+
+
+def _load_alphas(path):
+    if not os.path.isfile(path):
+        raise LayoutError(f"alpha file {path} does not exist")
+    try:
+        alphas = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise LayoutError(f"alpha file {path} is not a numpy array file ({e})") from None
+    if alphas.ndim != 2 or alphas.shape[1] < 2 or not np.issubdtype(alphas.dtype, np.floating):
+        raise LayoutError(f"alpha file {path} holds an array of shape {alphas.shape} ({alphas.dtype}); expected "
+                          "floating-point (layers, N + 1) architecture logits")
+    if not np.isfinite(alphas).all():
+        raise LayoutError(f"alpha file {path} holds non-finite values")
+    return torch.from_numpy(alphas.astype(np.float32))
+
+
+def layout_from_pair(pair, swap=True, backbone="ViT-B/16", source=""):
+    """The PromptLayout of an official ``{"img": path, "txt": path}`` pair (``swap``: the official names)."""
+    vision_file, text_file = (pair["txt"], pair["img"]) if swap else (pair["img"], pair["txt"])
+    vision, text = _load_alphas(vision_file), _load_alphas(text_file)
+    if vision.shape[1] != text.shape[1]:
+        raise LayoutError(f"{vision_file} has {vision.shape[1]} candidate lengths per layer but {text_file} has "
+                          f"{text.shape[1]}; both must be N + 1")
+    arch = Architecture(vision.shape[0], text.shape[0], vision.shape[1] - 1)
+    with torch.no_grad():
+        arch.vision.copy_(vision)
+        arch.text.copy_(text)
+    layout = arch.derive_layout(backbone=backbone, source=source)
+    layout.extra["imported_from"] = {"vision": vision_file, "text": text_file, "branch_names_swapped": bool(swap)}
+    return layout
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("paths", nargs="+", help="the official search's output folder, or its _img and _txt files")
+    p.add_argument("--epoch", type=int, help="epoch of the pair to import from a folder (default: the last)")
+    p.add_argument("--no-swap", action="store_true", help="read _img as the image alphas (files from a fixed version)")
+    p.add_argument("--backbone", default="ViT-B/16", help="the backbone the search ran on (the official code: ViT-B/16)")
+    p.add_argument("-o", "--output", help=f"layout file to write (default: {LAYOUT_FILE} beside the alpha files)")
+    p.add_argument("--force", action="store_true", help="replace an existing layout file")
+    args = p.parse_args(argv)
+    try:
+        if len(args.paths) == 1 and os.path.isdir(args.paths[0]):
+            pair, epoch = find_pair(args.paths[0], args.epoch)
+        else:
+            pair, epoch = pair_from_files(args.paths), None
+        swap = not args.no_swap
+        source = os.path.dirname(os.path.abspath(pair["img"]))
+        layout = layout_from_pair(pair, swap=swap, backbone=args.backbone, source=source)
+        output = args.output or os.path.join(source, LAYOUT_FILE)
+        if os.path.exists(output) and not args.force:
+            raise LayoutError(f"{output} exists; pass --force to replace it or -o to write elsewhere")
+        if swap:
+            print(f"Reading {os.path.basename(pair['txt'])} as the image (vision) alphas and "
+                  f"{os.path.basename(pair['img'])} as the text alphas: the official search saves them under "
+                  "each other's names (--no-swap reads the names as written)")
+        if epoch is not None:
+            print(f"Epoch {epoch}")
+        print(f"Layout: {layout.summary()}")
+        layout.save(output)
+        print(f"Written to {output}")
+    except DPLError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
