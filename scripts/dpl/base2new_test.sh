@@ -10,14 +10,5 @@ DATASET="$1"
 SEED="$2"
 SHOTS="${SHOTS:-16}"
 
-resolve_settings base2new
-DATASET_CFG="$(dataset_config "$DATASET")"
-TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
-SEARCH_DIR="$(base2new_dir search_base "$DATASET" DPLSearch "$SEARCH_CFG" "$SEED")"
-TRAIN_DIR="$(base2new_dir train_base "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
-TEST_DIR="$(base2new_dir test_new "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
-FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG")
-DATA_OPTS=(DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES new)
-
-test_trained "$SEARCH_DIR" "$TRAIN_DIR" "$TEST_DIR" "scripts/dpl/base2new_train.sh $DATASET $SEED" \
-    "${FLAGS[@]}" "${DATA_OPTS[@]}"
+protocol_paths base2new "$DATASET" "$SHOTS" "$SEED"
+test_trained "$SEARCH_DIR" "$TRAIN_DIR" "$TEST_DIR" "scripts/dpl/base2new_train.sh $DATASET $SEED" "${TEST_ARGS[@]}"

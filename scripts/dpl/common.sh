@@ -192,21 +192,26 @@ set_layout_args() {
     esac
 }
 
-# search_then_train SEARCH_DIR TRAIN_DIR ARGS...: the search (when LAYOUT=searched), then TRAINER on its layout
-# (ZeroshotCLIP: evaluation only). ARGS are the flags, then the KEY VALUE pairs, shared by both runs. Needs
-# resolve_settings and TRAINER_CFG.
-search_then_train() {
+# train_on_layout SEARCH_DIR TRAIN_DIR ARGS...: TRAINER on its layout (the searched one in SEARCH_DIR when
+# LAYOUT=searched; ZeroshotCLIP: evaluation only). Needs resolve_settings and TRAINER_CFG.
+train_on_layout() {
     local search_dir="$1" train_dir="$2"
     shift 2
-    if [[ "$LAYOUT_MODE" == "searched" ]]; then
-        run_search "$search_dir" "$@"
-    fi
     set_layout_args "$search_dir"
     if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
         run_train "$train_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "$@"
     else
         run_train "$train_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "$@" "${LAYOUT_ARGS[@]}"
     fi
+}
+
+# search_then_train SEARCH_DIR TRAIN_DIR ARGS...: the search (when LAYOUT=searched), then TRAINER on its layout.
+# ARGS are the flags, then the KEY VALUE pairs, shared by both runs.
+search_then_train() {
+    if [[ "$LAYOUT_MODE" == "searched" ]]; then
+        run_search "$1" "${@:3}"
+    fi
+    train_on_layout "$@"
 }
 
 # test_trained SEARCH_DIR TRAIN_DIR TEST_DIR TRAIN_COMMAND ARGS...: evaluate the model that search_then_train left
@@ -229,6 +234,43 @@ test_trained() {
 
 parse_res() {
     "${PYTHON_CMD[@]}" parse_test_res.py "$@"
+}
+
+# protocol_paths PROTOCOL DATASET SHOTS SEED: everything one seed of a protocol needs, for the protocol scripts and
+# step.sh alike (one source of truth for folders and arguments). Sets (after resolve_settings) TRAINER_CFG,
+# SEARCH_DIR, TRAIN_DIR, TEST_DIR (empty for fewshot: its train run tests), TRAIN_ARGS (flags, then KEY VALUE
+# pairs of the search and train runs) and TEST_ARGS.
+protocol_paths() {
+    local protocol="$1" dataset="$2" shots="$3" seed="$4" source_cfg
+    SHOTS="$shots"
+    resolve_settings "$protocol"
+    TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
+    case "$protocol" in
+        fewshot)
+            SEARCH_DIR="$(fewshot_search_dir "$dataset" "$shots")/seed$seed"
+            TRAIN_DIR="$(fewshot_exp_dir "$dataset" "$shots")/seed$seed"
+            TEST_DIR=""
+            TRAIN_ARGS=(--seed "$seed" --dataset-config-file "$(dataset_config "$dataset")" DATASET.NUM_SHOTS "$shots")
+            TEST_ARGS=() ;;
+        base2new)
+            local cfg
+            cfg="$(dataset_config "$dataset")"
+            SEARCH_DIR="$(base2new_dir search_base "$dataset" DPLSearch "$SEARCH_CFG" "$seed")"
+            TRAIN_DIR="$(base2new_dir train_base "$dataset" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$seed")"
+            TEST_DIR="$(base2new_dir test_new "$dataset" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$seed")"
+            TRAIN_ARGS=(--seed "$seed" --dataset-config-file "$cfg" DATASET.NUM_SHOTS "$shots"
+                        DATASET.SUBSAMPLE_CLASSES base)
+            TEST_ARGS=(--seed "$seed" --dataset-config-file "$cfg" DATASET.NUM_SHOTS "$shots"
+                       DATASET.SUBSAMPLE_CLASSES new) ;;
+        xd)
+            source_cfg="$(dataset_config "$XD_SOURCE")"
+            SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_CFG" "$seed")"
+            TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$seed")"
+            TEST_DIR="$(xd_dir test "$dataset" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$seed")"
+            TRAIN_ARGS=(--seed "$seed" --dataset-config-file "$source_cfg" DATASET.NUM_SHOTS "$shots")
+            TEST_ARGS=(--seed "$seed" --dataset-config-file "$(dataset_config "$dataset")") ;;
+        *) die "unknown protocol '$protocol' (expected fewshot, base2new or xd)" ;;
+    esac
 }
 
 # Few-shot experiment folders (hold seed*/): the search's and the trainer's (after resolve_settings).

@@ -12,19 +12,15 @@ SHOTS="$2"
 [[ "$SHOTS" =~ ^[0-9]+$ ]] || die "SHOTS must be a number of shots per class, got '$SHOTS'"
 
 resolve_settings fewshot
-DATASET_CFG="$(dataset_config "$DATASET")"
-TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
-SEARCH_DIR="$(fewshot_search_dir "$DATASET" "$SHOTS")"
-EXP_DIR="$(fewshot_exp_dir "$DATASET" "$SHOTS")"
 [[ "$LAYOUT_MODE" != "searched" ]] || search_config > /dev/null
 
 for SEED in $SEEDS; do
-    COMMON=(--seed "$SEED" --dataset-config-file "$DATASET_CFG" DATASET.NUM_SHOTS "$SHOTS")
-    search_then_train "$SEARCH_DIR/seed$SEED" "$EXP_DIR/seed$SEED" "${COMMON[@]}"
+    protocol_paths fewshot "$DATASET" "$SHOTS" "$SEED"
+    search_then_train "$SEARCH_DIR" "$TRAIN_DIR" "${TRAIN_ARGS[@]}"
 done
 
 echo
-parse_res "$EXP_DIR" --ci95
+parse_res "$(fewshot_exp_dir "$DATASET" "$SHOTS")" --ci95
 if [[ "$LAYOUT_MODE" == "searched" ]]; then
-    parse_res --layouts "$SEARCH_DIR"
+    parse_res --layouts "$(fewshot_search_dir "$DATASET" "$SHOTS")"
 fi

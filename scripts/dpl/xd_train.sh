@@ -8,12 +8,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SEED="$1"
 SHOTS="${SHOTS:-16}"
 
-resolve_settings xd
-DATASET_CFG="$(dataset_config "$XD_SOURCE")"
-TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
-SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_CFG" "$SEED")"
-TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
-FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG")
-DATA_OPTS=(DATASET.NUM_SHOTS "$SHOTS")
-
-search_then_train "$SEARCH_DIR" "$TRAIN_DIR" "${FLAGS[@]}" "${DATA_OPTS[@]}"
+protocol_paths xd "$XD_SOURCE" "$SHOTS" "$SEED"
+search_then_train "$SEARCH_DIR" "$TRAIN_DIR" "${TRAIN_ARGS[@]}"

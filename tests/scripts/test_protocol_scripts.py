@@ -230,3 +230,58 @@ def test_every_default_config_exists_in_the_repo(protocol):
     assert proc.returncode == 0, proc.stderr
     files = proc.stdout.split()
     assert len(files) == 9 and all((REPO / f).is_file() for f in files)
+
+
+def test_step_script_runs_what_the_protocol_scripts_run_in_the_same_folders(env, tmp_path):
+    """step.sh (the sweep's unit of work) plans and runs the same train.py calls, in the same folders, as main.sh
+    and the base-to-new scripts; what one of them finished the other skips."""
+    plan = run("step.sh", "--plan", "fewshot", "demo", 4, 1, env=env).stdout.split("\n")
+    out = Path(env["OUTPUT"])
+    search, train = out / "demo/DPLSearch/search_4shots/seed1", out / "demo/DPL/vit_b16_ep40_4shots/seed1"
+    assert plan[:2] == [f"1 search todo {search}", f"1 train todo {train}"]
+    run("step.sh", "search", "fewshot", "demo", 4, 1, env=env)
+    run("step.sh", "train", "fewshot", "demo", 4, 1, env=env)
+    by_step = calls(env)
+    assert [arg(c["argv"], "--output-dir") for c in by_step] == [str(search), str(train)]
+    run("main.sh", "demo", 4, env=env, SEEDS="1")  # finds both steps finished
+    assert calls(env) == by_step
+    assert run("step.sh", "--plan", "fewshot", "demo", 4, 1, 2, env=env).stdout.split("\n")[:3] == [
+        f"1 search finished {search}", f"1 train finished {train}", f"2 search todo {search.parent / 'seed2'}"]
+    # base-to-new: three steps, the same arguments as base2new_train.sh / base2new_test.sh
+    lines = run("step.sh", "--plan", "base2new", "demo", 2, 1, env=env).stdout.strip().split("\n")
+    assert [line.split()[1] for line in lines] == ["search", "train", "test"]
+    for step in ("search", "train", "test"):
+        run("step.sh", step, "base2new", "demo", 2, 1, env=env)
+    steps = calls(env)[len(by_step):]
+    other = dict(env, OUTPUT=str(tmp_path / "other"), FAKE_PY_LOG=str(tmp_path / "other.jsonl"))
+    run("base2new_train.sh", "demo", 1, env=other, SHOTS="2")
+    run("base2new_test.sh", "demo", 1, env=other, SHOTS="2")
+    scripts = calls(other)
+    assert [c["argv"] for c in steps] == [[a.replace(other["OUTPUT"], env["OUTPUT"]) for a in c["argv"]]
+                                           for c in scripts]
+
+
+def test_step_script_refuses_what_it_cannot_run(env):
+    proc = run("step.sh", "train", "fewshot", "demo", 4, 1, env=env, check=False)
+    assert proc.returncode != 0 and "run the search step first" in proc.stderr
+    proc = run("step.sh", "test", "fewshot", "demo", 4, 1, env=env, check=False)
+    assert proc.returncode != 0 and "no separate test step" in proc.stderr
+    proc = run("step.sh", "search", "fewshot", "demo", 4, 1, env=env, check=False, TRAINER="CoOp")
+    assert proc.returncode != 0 and "needs no search" in proc.stderr
+
+
+def test_sweep_script_runs_the_papers_three_protocols(env):
+    run("sweep.sh", "slurm", "--trainers", "DPL", "MaPLe", env=env)
+    sweeps = [json.loads(line)["argv"] for line in Path(env["FAKE_PY_LOG"]).read_text().splitlines()
+              if json.loads(line)["kind"] == "-m"]
+    assert [arg(a, "--protocol") for a in sweeps] == ["fewshot", "base2new", "xd"]
+    for a in sweeps:
+        assert a[:2] == ["-m", "dpl.sweep"] and arg(a, "--cluster") == "slurm" and a[-3:] == ["--trainers", "DPL", "MaPLe"]
+        assert a[a.index("--opts") + 1:a.index("--opts") + 3] == ["OPTIM.MAX_EPOCH", "2"]
+    fewshot, _, xd = sweeps
+    assert fewshot[fewshot.index("--datasets") + 1:fewshot.index("--shots")][:2] == ["imagenet", "caltech101"]
+    assert fewshot[fewshot.index("--shots") + 1:fewshot.index("--shots") + 6] == ["1", "2", "4", "8", "16"]
+    targets = xd[xd.index("--datasets") + 1:xd.index("--shots")]
+    assert "imagenet" not in targets and "imagenet_sketch" in targets and len(targets) == 14
+    proc = run("sweep.sh", "cluster", env=env, check=False)
+    assert proc.returncode != 0 and "local or slurm" in proc.stderr
