@@ -54,6 +54,26 @@ def build(trainer, data_root, output_dir, precision="fp32", opts=(), seed=1):
     return build_trainer(cfg)
 
 
+class Interrupt(Exception):
+    """Raised by ``train_until_interrupted`` after the first epoch's checkpoint is written."""
+
+
+def train_until_interrupted(trainer):
+    """Train ``trainer`` and stop it right after its first epoch ended (checkpoints written), as a kill would."""
+    original_after_epoch = trainer.after_epoch
+
+    def stop_after_first_epoch():
+        original_after_epoch()
+        raise Interrupt
+
+    trainer.after_epoch = stop_after_first_epoch
+    try:
+        trainer.train()
+    except Interrupt:
+        return
+    raise AssertionError("training ended without reaching the end of its first epoch")
+
+
 def learned_state(trainer):
     """Copies of every checkpointed tensor (prompts, alphas...), by model and key."""
     return {f"{name}.{k}": v.detach().clone() for name in trainer.get_model_names()

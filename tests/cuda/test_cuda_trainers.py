@@ -4,6 +4,7 @@ a model is left on the CPU (parameters, buffers and plain tensor attributes such
 import pytest
 import torch
 from cuda_helpers import DEVICE, PRECISIONS, TRAINERS, build, learned_state, rel_err
+from trainer_harness import train_until_interrupted
 
 from dpl.testing.devices import tensors_off_device
 
@@ -55,10 +56,6 @@ def test_zero_shot_evaluates(precision, data_root, tmp_path):
     assert 0.0 <= trainer.last_results["accuracy"] <= 100.0
 
 
-class Interrupt(Exception):
-    pass
-
-
 RESUME_CASES = [("DPLSearch", "amp"), ("DPLSearch", "fp16"), ("CoOp", "fp16"), ("PromptSRC", "amp")]
 
 
@@ -70,16 +67,7 @@ def test_resume_ends_where_an_uninterrupted_run_ends(name, precision, data_root,
     reference = build(name, data_root, tmp_path / "reference", precision, opts)
     reference.train()
 
-    first = build(name, data_root, tmp_path / "run", precision, opts)
-    original_after_epoch = first.after_epoch
-
-    def stop_after_first_epoch():
-        original_after_epoch()
-        raise Interrupt
-
-    first.after_epoch = stop_after_first_epoch
-    with pytest.raises(Interrupt):
-        first.train()
+    train_until_interrupted(build(name, data_root, tmp_path / "run", precision, opts))
     resumed = build(name, data_root, tmp_path / "run", precision, opts)
     resumed.train()
     assert resumed.start_epoch == 1
