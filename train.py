@@ -87,9 +87,11 @@ def run(args, cfg):
     if torch.cuda.is_available() and cfg.USE_CUDA:
         torch.backends.cudnn.benchmark = True
 
-    import datasets  # noqa: F401  (fills DATASET_REGISTRY)
-    import trainers  # noqa: F401  (fills TRAINER_REGISTRY)
     from dpl.engine import build_trainer
+    from dpl.repo_packages import import_repo_package
+
+    import_repo_package("datasets")  # fills DATASET_REGISTRY (the repository's datasets/, not Hugging Face's)
+    import_repo_package("trainers")  # fills TRAINER_REGISTRY
 
     trainer = build_trainer(cfg)
     if args.eval_only:

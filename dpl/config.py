@@ -16,9 +16,9 @@ def extend_cfg_common(cfg):
     cfg.DATASET.FOLDER = ""  # the custom folder dataset: a folder of <class>/<image> files
     cfg.MODEL.BACKBONE.PATH = ""  # CLIP weights file; "" = look in the CLIP cache dir
     cfg.TRAINER.LAYOUT = ""  # prompt layout: JSON path, uniform:K[:DEPTH], random:SEED or zero
-    import trainers  # noqa: E402  (imported here: the trainers import the engine, which must load first)
+    from dpl.repo_packages import import_repo_package  # here: the trainers import the engine, which must load first
 
-    trainers.extend_cfg(cfg)
+    import_repo_package("trainers").extend_cfg(cfg)
     return cfg
 
 
