@@ -33,7 +33,7 @@ def ensemble_text_input(clip_model, classnames, templates=IMAGENET_TEMPLATES):
     """
     device = clip_model.logit_scale.device
     # Tokenized once (CLIP's tokenizer is pure Python: 80 x C prompts); embedded one template at a time.
-    tokens_all = [tokenize([fill_template(t, c) for c in classnames], clip_model.context_length) for t in templates]
+    tokens_all = [tokenize(clip_model, [fill_template(t, c) for c in classnames]) for t in templates]
     eot_all = torch.stack([eot_index(tokens) for tokens in tokens_all]).to(device)
     target = eot_all.max(dim=0).values  # (C,) common EOT position: the longest template's
     total = count = None

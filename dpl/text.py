@@ -1,5 +1,4 @@
 """Text-side helpers every trainer shares: tokenizing class prompts and building their token embeddings."""
-import clip
 import torch
 import torch.nn.functional as F
 
@@ -16,14 +15,22 @@ def fill_template(template, classname):
     return template.format(clean_classname(classname))
 
 
-def tokenize(texts, context_length):
-    """Tokenize with CLIP's tokenizer; a prompt longer than the context is an error, not a silent cut."""
+def tokenize(clip_model, texts):
+    """Tokens (N, context length) from the backbone's own tokenizer (``clip_model`` a PromptedCLIP); a prompt longer
+    than the context is an error, not a silent cut. Tokenizing one position longer shows a cut whatever the
+    tokenizer does with it (OpenAI's raises, open_clip's truncates): a fitting prompt leaves that position padding."""
+    texts, limit = list(texts), clip_model.context_length
     try:
-        return clip.tokenize(list(texts), context_length=context_length)
+        tokens = clip_model.tokenizer(texts, context_length=limit + 1)
     except RuntimeError as e:
-        longest = max(texts, key=len)
-        raise ConfigError(f"A prompt is too long for the text encoder's context of {context_length} tokens "
-                          f"(longest: {longest[:120]!r}): {e}") from None
+        tokens, error = None, e
+    if tokens is None or bool((tokens[:, limit] != 0).any()):
+        too_long = [t for i, t in enumerate(texts) if tokens is None or tokens[i, limit] != 0]
+        longest = max(too_long, key=len)
+        detail = f": {error}" if tokens is None else ""
+        raise ConfigError(f"A prompt is too long for the text encoder's context of {limit} tokens "
+                          f"(longest: {longest[:120]!r}){detail}") from None
+    return tokens[:, :limit]
 
 
 def eot_index(tokens):
@@ -35,7 +42,7 @@ def eot_index(tokens):
 def prompt_inputs(clip_model, texts):
     """Token embeddings (C, L, W), EOT positions (C,) and tokens (C, L) for finished prompt strings."""
     device = clip_model.logit_scale.device
-    tokens = tokenize(texts, clip_model.context_length).to(device)
+    tokens = tokenize(clip_model, texts).to(device)
     return clip_model.token_embedding(tokens).type(clip_model.dtype), eot_index(tokens), tokens
 
 

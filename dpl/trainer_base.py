@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dpl.backbone import load_clip
+from dpl.backbone import load_backbone
 from dpl.engine import TrainerX
 from dpl.engine.metrics import compute_accuracy
 from dpl.engine.optim import build_lr_scheduler, build_optimizer
@@ -94,13 +94,18 @@ class PromptTrainer(TrainerX):
         dtype = torch.float16 if self.precision == "fp16" else torch.float32  # fp16: OpenAI's convert_weights
         backbone = cfg.MODEL.BACKBONE
         print(f"Loading CLIP (backbone: {backbone.NAME}, precision: {self.precision})")
-        model = load_clip(backbone.NAME, path=backbone.PATH, device=self.device, dtype=dtype)
+        model, tokenizer = load_backbone(backbone.NAME, path=backbone.PATH, pretrained=backbone.PRETRAINED,
+                                         device=self.device, dtype=dtype)
         model.requires_grad_(False)
-        resolution = model.visual.input_resolution
+        clip_model = PromptedCLIP(model, tokenizer)
+        resolution = clip_model.input_resolution
         if tuple(cfg.INPUT.SIZE) != (resolution, resolution):
             raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone.NAME} takes "
                               f"{resolution}x{resolution} images; set INPUT.SIZE ({resolution}, {resolution})")
-        return PromptedCLIP(model)
+        if clip_model.family.name != "openai":
+            print(f"Image preprocessing of {backbone.NAME}: size {tuple(cfg.INPUT.SIZE)}, mean {list(cfg.INPUT.PIXEL_MEAN)}, "
+                  f"std {list(cfg.INPUT.PIXEL_STD)}, interpolation {cfg.INPUT.INTERPOLATION}")
+        return clip_model
 
     def _resolve_precision(self, prec):
         """The precision this run uses for ``PREC`` (a trainer whose official code ignores PREC overrides it)."""

@@ -56,7 +56,7 @@ class CoOpPromptLearner(nn.Module):
         self.register_buffer("token_prefix", embedding[:, :1], persistent=False)  # start token
         self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:], persistent=False)  # name . EOT pad
         self.register_buffer("eot_index", eot, persistent=False)
-        name_tokens = tokenize(names, clip_model.context_length)
+        name_tokens = tokenize(clip_model, names)
         self.name_lens = (name_tokens.argmax(-1) - 1).tolist()  # tokens between start and EOT
 
     def forward(self):

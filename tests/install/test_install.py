@@ -53,7 +53,8 @@ def test_wheel_installs_dpl_only(wheels):
         names = z.namelist()
     top = {t for t in _top_level(names) if not t.endswith(".dist-info")}
     assert top == OWN_TOP_LEVEL, f"the wheel claims top-level names {sorted(top - OWN_TOP_LEVEL)}"
-    assert "dpl/resources/imagenet_classnames.txt" in names  # package data still ships
+    for data in ("dpl/resources/imagenet_classnames.txt", "dpl/resources/open_clip/dpl-tiny.json"):
+        assert data in names, f"package data {data} is missing from the wheel"
 
 
 def test_editable_install_maps_dpl_only(wheels, tmp_path):
