@@ -21,19 +21,26 @@ def build_small_clip(seed=0):
 
 
 # ---- plain reference ---------------------------------------------------------------------------------------
-def reference_block(block, x, candidates, weights, mask):
-    """sum_k w_k * MHA(LN(x), LN([x; P_k])) + MLP, with w_0 the no-prompt attention; x is (L, B, W)."""
-    length, batch = x.shape[0], x.shape[1]
+def reference_block(block, x, candidates, weights, mask, seq_dim=0):
+    """sum_k w_k * MHA(LN(x), LN([x; P_k])) + MLP, with w_0 the no-prompt attention; x is (L, B, W) (``seq_dim`` 0,
+    OpenAI's blocks) or (B, L, W) (``seq_dim`` 1, open_clip's), and the block's layer scales when it has them."""
+    length, batch = x.shape[seq_dim], x.shape[1 - seq_dim]
     h = block.ln_1(x)
     if mask is not None:
         mask = mask[:length, :length]
     out = weights[0] * block.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
     for i, p in enumerate(candidates):
-        kv = block.ln_1(torch.cat([x, p.unsqueeze(1).expand(-1, batch, -1)], dim=0))
+        prompt = p.unsqueeze(1).expand(-1, batch, -1) if seq_dim == 0 else p.unsqueeze(0).expand(batch, -1, -1)
+        kv = block.ln_1(torch.cat([x, prompt], dim=seq_dim))
         m = None if mask is None else torch.cat([mask, torch.zeros(length, p.shape[0])], dim=1)
         out = out + weights[i + 1] * block.attn(h, kv, kv, need_weights=False, attn_mask=m)[0]
-    x = x + out
-    return x + block.mlp(block.ln_2(x))
+    scale_attn, scale_mlp = getattr(block, "ls_1", _same), getattr(block, "ls_2", _same)
+    x = x + scale_attn(out)
+    return x + scale_mlp(block.mlp(block.ln_2(x)))
+
+
+def _same(t):
+    return t
 
 
 def reference_image(model, images, layers):
@@ -86,27 +93,12 @@ def build_small_open_clip(seed=0, batch_first=True):
     return model
 
 
-def reference_block_open_clip(block, x, candidates, weights, mask):
-    """As ``reference_block`` for an open_clip block (batch-first ``x`` (B, L, W)), with its layer scales."""
-    batch, length = x.shape[0], x.shape[1]
-    h = block.ln_1(x)
-    if mask is not None:
-        mask = mask[:length, :length]
-    out = weights[0] * block.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
-    for i, p in enumerate(candidates):
-        kv = block.ln_1(torch.cat([x, p.unsqueeze(0).expand(batch, -1, -1)], dim=1))
-        m = None if mask is None else torch.cat([mask, torch.zeros(length, p.shape[0])], dim=1)
-        out = out + weights[i + 1] * block.attn(h, kv, kv, need_weights=False, attn_mask=m)[0]
-    x = x + block.ls_1(out)
-    return x + block.ls_2(block.mlp(block.ln_2(x)))
-
-
 def reference_image_open_clip(model, images, layers):
     v = model.visual
     x = v._embeds(images)  # conv1, class token, positional embedding, ln_pre (open_clip's own)
     for block, entry in zip(v.transformer.resblocks, layers):
         cands, w = entry if entry is not None else ([], torch.ones(1))
-        x = reference_block_open_clip(block, x, cands, w, None)
+        x = reference_block(block, x, cands, w, None, seq_dim=1)
     pooled, _ = v._pool(x)
     return pooled @ v.proj
 
@@ -115,6 +107,6 @@ def reference_text_open_clip(model, embeddings, eot, layers):
     x = embeddings + model.positional_embedding[:embeddings.shape[1]]
     for block, entry in zip(model.transformer.resblocks, layers):
         cands, w = entry if entry is not None else ([], torch.ones(1))
-        x = reference_block_open_clip(block, x, cands, w, model.attn_mask)
+        x = reference_block(block, x, cands, w, model.attn_mask, seq_dim=1)
     x = model.ln_final(x)
     return x[torch.arange(x.shape[0]), eot] @ model.text_projection
