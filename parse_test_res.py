@@ -11,6 +11,7 @@ Extra modes::
     python parse_test_res.py --table output/caltech101 output/dtd      # rows datasets, columns trainers
     python parse_test_res.py --base2new output/base2new                 # base / new / HM
     python parse_test_res.py --layouts output/caltech101/DPLSearch/search_16shots   # searched layouts
+    python parse_test_res.py --layouts output --plot layouts.png   # every search under output/, one heatmap
 
 A seed directory's ``results.json`` is read when present, else the newest log (``log.txt`` or
 ``log.txt-<timestamp>``) that holds an evaluation block (after ``Finish training`` or ``=> result``).
@@ -362,6 +363,51 @@ def layout_agreement(layouts):
     return out
 
 
+def search_dirs(paths):
+    """The search folders (holding seed*/layout.json) given, or found under the given roots, in order."""
+    found = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_dir():
+            raise ResultsNotFound(f"{path}: no such directory (expected a search folder holding seed*/)")
+        here = [p for p in find_experiments(path) if any((d / "layout.json").is_file() for d in seed_dirs(p))]
+        if not here:
+            raise ResultsNotFound(f"{path}: no seed*/layout.json found at or under it (has the search finished?)")
+        found += [p for p in here if p not in found]
+    return found
+
+
+def layout_rows(directories):
+    """[(label "<dataset> seed<S>", dataset, layout dict)] over the search folders, datasets in the given order.
+    The dataset is the folder two levels above the search config (``<dataset>/DPLSearch/<config>``); the config
+    is added when one dataset has several."""
+    datasets = [_dataset_and_trainer(Path(d))[0] for d in directories]
+    rows = []
+    for directory, dataset in zip(directories, datasets):
+        name = dataset if datasets.count(dataset) == 1 else f"{dataset}/{Path(directory).name}"
+        for seed, layout in read_layouts(directory).items():
+            rows.append((f"{name} {seed}", name, layout))
+    return rows
+
+
+def layout_matrix(rows, branch):
+    """The ``branch`` lengths of every row, padded with NaN to the deepest row (backbones of different depth)."""
+    width = max(len(layout[branch]) for _, _, layout in rows)
+    return [list(layout[branch]) + [float("nan")] * (width - len(layout[branch])) for _, _, layout in rows]
+
+
+def plot_layouts(directories, path):
+    """One heatmap PNG of the searched lengths: rows dataset x seed, columns layers, vision and text panels."""
+    from dpl.search.plot import plot_layout_heatmap
+
+    rows = layout_rows(directories)
+    max_length = max(int(layout.get("max_length") or 0) for _, _, layout in rows)
+    plot_layout_heatmap([label for label, _, _ in rows], [group for _, group, _ in rows],
+                        {b: layout_matrix(rows, b) for b in ("vision", "text")}, max_length, str(path))
+    groups = len(dict.fromkeys(group for _, group, _ in rows))
+    print(f"Heatmap of {len(rows)} searched layouts ({groups} dataset{'s' if groups != 1 else ''}) written to {path}")
+
+
 def print_layouts(directory):
     layouts = read_layouts(directory)
     print(f"Layouts in {directory} ({len(layouts)} seeds)")
@@ -393,20 +439,30 @@ def build_parser():
     p.add_argument("--multi-exp", action="store_true", help="DIR holds several experiment folders")
     p.add_argument("--table", nargs="+", metavar="DIR", help="one table: rows datasets, columns trainers")
     p.add_argument("--base2new", metavar="ROOT", help="base / new / HM table from ROOT/{train_base,test_new}")
-    p.add_argument("--layouts", metavar="DIR", help="searched layouts of DIR/seed*/layout.json and their agreement")
+    p.add_argument("--layouts", nargs="+", metavar="DIR",
+                   help="searched layouts of DIR/seed*/layout.json and their agreement (a DIR may be a root holding "
+                        "several search folders)")
+    p.add_argument("--plot", metavar="FILE", help="with --layouts: one heatmap PNG of the lengths per layer, rows "
+                                                  "dataset x seed, vision and text side by side")
     return p
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.plot and not args.layouts:
+        parser.error("--plot draws the layouts of --layouts DIR ...; give the search folders with --layouts")
     try:
         if args.table:
             print(format_table(collect_table(args.table, args.keyword)))
         elif args.base2new:
             print(format_base2new(collect_base2new(args.base2new, args.keyword)))
         elif args.layouts:
-            print_layouts(args.layouts)
+            directories = search_dirs(args.layouts)
+            for directory in directories:
+                print_layouts(directory)
+            if args.plot:
+                plot_layouts(directories, args.plot)
         elif args.directory:
             if args.multi_exp:
                 print_multi_exp(args.directory, args.keyword, args.ci95)

@@ -36,6 +36,9 @@ def build_parser():
     p.add_argument("--model-dir", type=str, default="", help="load the model from this directory for eval-only")
     p.add_argument("--load-epoch", type=int, help="load the model weights saved at this epoch for evaluation")
     p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="load --model-dir checkpoints with full unpickling (may run code stored in them); only for "
+                        "files from a source you trust that hold objects beyond Dassl's optimizer / scheduler state")
     p.add_argument("opts", default=None, nargs=argparse.REMAINDER,
                    help="modify config options using the command line (KEY VALUE pairs)")
     return p
@@ -87,12 +90,15 @@ def run(args, cfg):
     if torch.cuda.is_available() and cfg.USE_CUDA:
         torch.backends.cudnn.benchmark = True
 
-    import datasets  # noqa: F401  (fills DATASET_REGISTRY)
-    import trainers  # noqa: F401  (fills TRAINER_REGISTRY)
     from dpl.engine import build_trainer
+    from dpl.repo_packages import import_repo_package
+
+    import_repo_package("datasets")  # fills DATASET_REGISTRY (the repository's datasets/, not Hugging Face's)
+    import_repo_package("trainers")  # fills TRAINER_REGISTRY
 
     trainer = build_trainer(cfg)
     if args.eval_only:
+        trainer.trust_checkpoint = bool(getattr(args, "trust_checkpoint", False))
         trainer.load_model(args.model_dir, epoch=args.load_epoch)
         trainer.test()
     elif not args.no_train:

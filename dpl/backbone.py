@@ -1,6 +1,7 @@
-"""CLIP loading on top of the ``clip`` package, plus the ``tiny-random`` smoke-test backbone.
+"""The backbone front door: OpenAI CLIP on top of the ``clip`` package, the ``tiny-random`` smoke-test backbone,
+and open_clip's native ViTs (``open_clip:<model>``, see ``backbone_open_clip.py``) through ``load_backbone``.
 
-Where a real backbone's weights come from, in order:
+Where a real OpenAI backbone's weights come from, in order:
 1. ``path`` (``MODEL.BACKBONE.PATH``): a file, or a directory holding the official file name;
 2. the cache directory (``$DPL_CLIP_CACHE``, else ``~/.cache/clip``) with the official file name;
 3. clip's download into the cache directory (only when nothing was found and no ``path`` was given).
@@ -48,7 +49,8 @@ def _check_name(name):
     if name in names:
         return
     raise UnknownNameError(f'Unknown backbone name "{name}" (MODEL.BACKBONE.NAME).{did_you_mean(name, names)} '
-                           f"Available: {', '.join(names)}.")
+                           f"Available: {', '.join(names)}, and open_clip's native ViTs as open_clip:<model> "
+                           "(e.g. open_clip:ViT-B-16 with MODEL.BACKBONE.PRETRAINED laion2b_s34b_b88k).")
 
 
 @contextlib.contextmanager
@@ -191,6 +193,33 @@ def _build(state_dict, file):
 
 
 # ------------------------------------------------------------------------------------------------- public
+
+def load_backbone(name, path="", pretrained="", device="cpu", dtype=torch.float32):
+    """``(model, tokenizer)`` for ``MODEL.BACKBONE`` (``NAME``, ``PATH``, ``PRETRAINED``): the stock CLIP in eval mode
+    on ``device`` in ``dtype`` and its tokenizer ``f(texts, context_length)``. OpenAI names read ``PATH``;
+    ``open_clip:<model>`` names read ``PRETRAINED`` (a tag, a file or ``random``)."""
+    from dpl import backbone_open_clip
+
+    if backbone_open_clip.is_open_clip_name(name):
+        if path:
+            raise BackboneError(f"MODEL.BACKBONE.PATH is {path}, but open_clip backbones ({name}) take their weights "
+                                "from MODEL.BACKBONE.PRETRAINED (a tag, a weights file or random); leave PATH empty.")
+        return backbone_open_clip.load(name, pretrained, device=device, dtype=dtype)
+    if pretrained:
+        raise BackboneError(f"MODEL.BACKBONE.PRETRAINED is {pretrained}, but it is read for open_clip backbones only "
+                            f"(open_clip:<model>); OpenAI's {name} takes its weights file from MODEL.BACKBONE.PATH.")
+    return load_clip(name, path=path, device=device, dtype=dtype), clip.tokenize
+
+
+def input_settings(name, pretrained=""):
+    """The image preprocessing a backbone wants as INPUT values (``size``, ``mean``, ``std``, ``interpolation``), or
+    None when the run's own INPUT config is used (OpenAI CLIP: its configs carry CLIP's values)."""
+    from dpl import backbone_open_clip
+
+    if backbone_open_clip.is_open_clip_name(name):
+        return backbone_open_clip.input_settings(name, pretrained)
+    return None
+
 
 def load_clip(name, path="", device="cpu", dtype=torch.float32):
     """The stock ``clip.model.CLIP`` for backbone ``name``, in eval mode, with parameters in ``dtype`` on ``device``.

@@ -15,12 +15,13 @@ import warnings
 from tabulate import tabulate
 
 from dpl.errors import DPLError, UnknownNameError
+from dpl.repo_packages import import_repo_package
 
 MAX_LISTED = 5
 
 
 def _resolve_names(names):
-    import datasets
+    datasets = import_repo_package("datasets")
 
     out = []
     for name in names:
@@ -37,7 +38,7 @@ def _resolve_names(names):
 
 
 def _found_under(root):
-    import datasets
+    datasets = import_repo_package("datasets")
 
     return [name for name, cls in datasets.ALL_DATASETS.items()
             if name != "CustomFolder" and os.path.isdir(cls.folder(root))]
@@ -45,7 +46,7 @@ def _found_under(root):
 
 def _split_sources(cls, root):
     """(label for the "split file" column, list of files that must exist)."""
-    from datasets.base import SplitFileDataset
+    SplitFileDataset = import_repo_package("datasets").base.SplitFileDataset
 
     folder = cls.folder(root)
     if isinstance(cls, type) and issubclass(cls, SplitFileDataset):
@@ -57,7 +58,8 @@ def _split_sources(cls, root):
 
 
 def _traps(cls, root):
-    from datasets.imagenet import ImageNet, flat_images
+    imagenet = import_repo_package("datasets").imagenet
+    ImageNet, flat_images = imagenet.ImageNet, imagenet.flat_images
 
     problems = []
     if cls is ImageNet:
@@ -96,7 +98,7 @@ def _unreadable(items, limit, missing):
 def check_dataset(name, root, verify_limit=1000, folder=None):
     """Inspect one dataset. Returns ``(row, problems, notes)``: a table row (dict), problem strings
     (each makes the exit status 1) and notes (informational)."""
-    import datasets
+    datasets = import_repo_package("datasets")
 
     cls = datasets.ALL_DATASETS[name]
     problems, notes = [], []

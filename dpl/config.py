@@ -15,10 +15,11 @@ def extend_cfg_common(cfg):
     cfg.DATASET.SUBSAMPLE_CLASSES = "all"  # all, base or new (base-to-new protocol)
     cfg.DATASET.FOLDER = ""  # the custom folder dataset: a folder of <class>/<image> files
     cfg.MODEL.BACKBONE.PATH = ""  # CLIP weights file; "" = look in the CLIP cache dir
+    cfg.MODEL.BACKBONE.PRETRAINED = ""  # open_clip backbones: a tag of the model, a weights file, or "random"
     cfg.TRAINER.LAYOUT = ""  # prompt layout: JSON path, uniform:K[:DEPTH], random:SEED or zero
-    import trainers  # noqa: E402  (imported here: the trainers import the engine, which must load first)
+    from dpl.repo_packages import import_repo_package  # here: the trainers import the engine, which must load first
 
-    trainers.extend_cfg(cfg)
+    import_repo_package("trainers").extend_cfg(cfg)
     return cfg
 
 
@@ -122,6 +123,23 @@ def reset_cfg(cfg, args):
         cfg.MODEL.HEAD.NAME = arg("head")
 
 
+# INPUT keys a backbone's own preprocessing sets, by the name backbone.input_settings gives them
+BACKBONE_INPUT_KEYS = {"size": "SIZE", "mean": "PIXEL_MEAN", "std": "PIXEL_STD", "interpolation": "INTERPOLATION"}
+
+
+def apply_backbone_input(cfg, explicit=()):
+    """An open_clip backbone's own image preprocessing (size, mean, std, interpolation) into ``cfg.INPUT``: the
+    trainer configs carry OpenAI CLIP's values. Keys in ``explicit`` (given on the command line) are kept."""
+    from dpl.backbone import input_settings
+
+    settings = input_settings(cfg.MODEL.BACKBONE.NAME, cfg.MODEL.BACKBONE.PRETRAINED)
+    if settings is None:
+        return
+    for name, key in BACKBONE_INPUT_KEYS.items():
+        if f"INPUT.{key}" not in explicit:
+            cfg.INPUT[key] = type(cfg.INPUT[key])(settings[name])
+
+
 def setup_cfg(args):
     """The frozen config of a run from train.py's parsed ``args``."""
     cfg = get_cfg()
@@ -130,6 +148,8 @@ def setup_cfg(args):
     if getattr(args, "config_file", ""):
         merge_from_file(cfg, str(args.config_file), "config file")
     reset_cfg(cfg, args)
-    merge_from_list(cfg, getattr(args, "opts", None))
+    opts = getattr(args, "opts", None) or []
+    merge_from_list(cfg, opts)
+    apply_backbone_input(cfg, explicit=opts[0::2])
     cfg.freeze()
     return cfg

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from dpl.errors import ConfigError
 from dpl.layout_config import layout_from_cfg
+from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, FROZEN_IN_WRAPPERS, OfficialCheckpoint
 from dpl.prompting import LayerPrompts, PromptLayout
 from dpl.text_context import TextContext
 from dpl.trainer_base import CLIPLearner
@@ -108,3 +109,16 @@ def build_ivlp_learner(cfg, classnames, clip_model, node, learner_cls=DeepPrompt
     layout = ivlp_layout(cfg, clip_model, node)
     prompts = DeepPrompts(clip_model, classnames, layout, cfg.TRAINER[node].CTX_INIT, node=f"TRAINER.{node}")
     return learner_cls(clip_model, prompts)
+
+
+# The official IVLP (MaPLe's repository) and PromptSRC register their whole CLIP wrapper as "VLPromptLearner": the
+# text context is prompt_learner.ctx, the vision prompt of layer 0 image_encoder.VPT, deeper layers' prompts
+# <tower>.transformer.resblocks.<l>.VPT_shallow.
+IVLP_RULES = [(r"prompt_learner\.ctx", "context.ctx"), (r"image_encoder\.VPT", "layers.vision.0"),
+              (r"image_encoder\.transformer\.resblocks\.(\d+)\.VPT_shallow", r"layers.vision.\1"),
+              (r"text_encoder\.transformer\.resblocks\.(\d+)\.VPT_shallow", r"layers.text.\1")]
+
+
+def ivlp_official_checkpoint(codebase, ignored=()):
+    return OfficialCheckpoint(codebase, "VLPromptLearner", rules=IVLP_RULES,
+                              ignored=(*CLASS_TOKEN_BUFFERS, *FROZEN_IN_WRAPPERS, *ignored))

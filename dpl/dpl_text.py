@@ -32,7 +32,7 @@ def template_for(ctx_init, key="TRAINER.DPL.CTX_INIT"):
 def _tokens(clip_model, classnames, templates):
     # CLIP's tokenizer is pure Python: tokenize the T x C prompts once, embed one template at a time
     # (all at once would not fit for ImageNet's 1000 classes).
-    return [tokenize([fill_template(t, c) for c in classnames], clip_model.context_length) for t in templates]
+    return [tokenize(clip_model, [fill_template(t, c) for c in classnames]) for t in templates]
 
 
 @torch.no_grad()

@@ -1,7 +1,6 @@
 """Text-side helpers every trainer shares: tokenizing class prompts and building their token embeddings."""
 import copy
 
-import clip
 import torch
 import torch.nn.functional as F
 
@@ -18,14 +17,22 @@ def fill_template(template, classname):
     return template.format(clean_classname(classname))
 
 
-def tokenize(texts, context_length):
-    """Tokenize with CLIP's tokenizer; a prompt longer than the context is an error, not a silent cut."""
+def tokenize(clip_model, texts):
+    """Tokens (N, context length) from the backbone's own tokenizer (``clip_model`` a PromptedCLIP); a prompt longer
+    than the context is an error, not a silent cut. Tokenizing one position longer shows a cut whatever the
+    tokenizer does with it (OpenAI's raises, open_clip's truncates): a fitting prompt leaves that position padding."""
+    texts, limit = list(texts), clip_model.context_length
     try:
-        return clip.tokenize(list(texts), context_length=context_length)
+        tokens = clip_model.tokenizer(texts, context_length=limit + 1)
     except RuntimeError as e:
-        longest = max(texts, key=len)
-        raise ConfigError(f"A prompt is too long for the text encoder's context of {context_length} tokens "
-                          f"(longest: {longest[:120]!r}): {e}") from None
+        tokens, error = None, e
+    if tokens is None or bool((tokens[:, limit] != 0).any()):
+        too_long = [t for i, t in enumerate(texts) if tokens is None or tokens[i, limit] != 0]
+        longest = max(too_long, key=len)
+        detail = f": {error}" if tokens is None else ""
+        raise ConfigError(f"A prompt is too long for the text encoder's context of {limit} tokens "
+                          f"(longest: {longest[:120]!r}){detail}") from None
+    return tokens[:, :limit]
 
 
 def eot_index(tokens):
@@ -37,7 +44,7 @@ def eot_index(tokens):
 def prompt_inputs(clip_model, texts):
     """Token embeddings (C, L, W), EOT positions (C,) and tokens (C, L) for finished prompt strings."""
     device = clip_model.logit_scale.device
-    tokens = tokenize(texts, clip_model.context_length).to(device)
+    tokens = tokenize(clip_model, texts).to(device)
     return clip_model.token_embedding(tokens).type(clip_model.dtype), eot_index(tokens), tokens
 
 
@@ -69,12 +76,10 @@ def mean_text_features(clip_model, classnames, templates, batch_size=256):
     """Normalised mean of frozen CLIP's *raw* text features over ``templates``, computed in fp32 whatever the
     model's precision: PromptSRC's frozen text target as its official code computes it (it builds an fp32 copy of
     CLIP, averages the per-template features, then normalises). ``clip_model``: a PromptedCLIP."""
-    from dpl.backbone import to_precision
     from dpl.prompting import PromptedCLIP
 
     if clip_model.dtype != torch.float32:
-        stock = clip_model.model
-        clip_model = PromptedCLIP(to_precision(copy.deepcopy(stock), stock.logit_scale.device, torch.float32))
+        clip_model = PromptedCLIP(copy.deepcopy(clip_model.model).float(), tokenizer=clip_model.tokenizer)
     total = sum(_class_features(clip_model, classnames, t, batch_size) for t in templates)
     return F.normalize(total / len(templates), dim=-1)
 

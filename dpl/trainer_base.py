@@ -2,16 +2,18 @@
 ``prompt_learner`` is the only thing optimised and checkpointed, AMP, and class text features computed
 once per evaluation instead of once per test batch."""
 import contextlib
+import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dpl.backbone import load_clip
+from dpl.backbone import load_backbone
 from dpl.engine import TrainerX
 from dpl.engine.metrics import compute_accuracy
 from dpl.engine.optim import build_lr_scheduler, build_optimizer
 from dpl.errors import ConfigError
+from dpl.official_checkpoints import is_native, learner_state
 from dpl.prompting import PromptedCLIP
 
 PRECISIONS = ("fp16", "fp32", "amp")
@@ -61,9 +63,11 @@ class CLIPLearner(nn.Module):
 
 
 class PromptTrainer(TrainerX):
-    """Subclasses set ``CONFIG_NODE`` (their ``cfg.TRAINER`` node) and implement ``build_learner``."""
+    """Subclasses set ``CONFIG_NODE`` (their ``cfg.TRAINER`` node) and implement ``build_learner``;
+    ``OFFICIAL_CHECKPOINT`` (an ``OfficialCheckpoint``) lets ``--eval-only`` read the official codebase's checkpoints."""
 
     CONFIG_NODE = None
+    OFFICIAL_CHECKPOINT = None
 
     @property
     def method_cfg(self):
@@ -94,13 +98,18 @@ class PromptTrainer(TrainerX):
         dtype = torch.float16 if self.precision == "fp16" else torch.float32  # fp16: OpenAI's convert_weights
         backbone = cfg.MODEL.BACKBONE
         print(f"Loading CLIP (backbone: {backbone.NAME}, precision: {self.precision})")
-        model = load_clip(backbone.NAME, path=backbone.PATH, device=self.device, dtype=dtype)
+        model, tokenizer = load_backbone(backbone.NAME, path=backbone.PATH, pretrained=backbone.PRETRAINED,
+                                         device=self.device, dtype=dtype)
         model.requires_grad_(False)
-        resolution = model.visual.input_resolution
+        clip_model = PromptedCLIP(model, tokenizer)
+        resolution = clip_model.input_resolution
         if tuple(cfg.INPUT.SIZE) != (resolution, resolution):
             raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone.NAME} takes "
                               f"{resolution}x{resolution} images; set INPUT.SIZE ({resolution}, {resolution})")
-        return PromptedCLIP(model)
+        if clip_model.family.name != "openai":
+            print(f"Image preprocessing of {backbone.NAME}: size {tuple(cfg.INPUT.SIZE)}, mean {list(cfg.INPUT.PIXEL_MEAN)}, "
+                  f"std {list(cfg.INPUT.PIXEL_STD)}, interpolation {cfg.INPUT.INTERPOLATION}")
+        return clip_model
 
     def _resolve_precision(self, prec):
         """The precision this run uses for ``PREC`` (a trainer whose official code ignores PREC overrides it)."""
@@ -116,6 +125,21 @@ class PromptTrainer(TrainerX):
         for name, module, optim, sched in self.extra_models():
             self.register_model(name, module, optim, sched)
         self.scaler = make_grad_scaler(self.precision, self.device)
+
+    # ---- checkpoints of the official codebases (eval-only) ------------------------------------------------
+    def foreign_model_dir(self, directory, name):
+        """The folder the official trainer saved ``prompt_learner`` under (e.g. MaPLe's MultiModalPromptLearner)."""
+        official = self.OFFICIAL_CHECKPOINT
+        if official is None or name != "prompt_learner":
+            return None
+        return os.path.join(directory, official.folder)
+
+    def load_state_into(self, name, checkpoint, path):
+        state = checkpoint.get("state_dict")
+        module = self._models[name]
+        if self.OFFICIAL_CHECKPOINT is not None and isinstance(state, dict) and not is_native(state, module):
+            checkpoint = {**checkpoint, "state_dict": learner_state(self.OFFICIAL_CHECKPOINT, state, module, path)}
+        super().load_state_into(name, checkpoint, path)
 
     def checkpoint_extras(self):
         # The loss scale evolves during training; a resume that restarted it would skip different steps.

@@ -11,6 +11,7 @@ from dpl.engine import TRAINER_REGISTRY
 from dpl.text_context import TextContext
 from dpl.trainer_base import CLIPLearner, PromptTrainer
 from dpl.layout_config import context_length_from_layout
+from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, OfficialCheckpoint
 
 
 def extend_cfg(cfg):
@@ -63,6 +64,12 @@ class CoCoOpLearner(CLIPLearner):
 @TRAINER_REGISTRY.register()
 class CoCoOp(PromptTrainer):
     CONFIG_NODE = "COCOOP"
+    # the official meta-net is an nn.Sequential with named layers linear1 / relu / linear2
+    OFFICIAL_CHECKPOINT = OfficialCheckpoint(
+        "CoCoOp (KaiyangZhou/CoOp)", "prompt_learner",
+        rules=[(r"ctx", "context.ctx"), (r"meta_net\.linear1\.(weight|bias)", r"meta_net.0.\1"),
+               (r"meta_net\.linear2\.(weight|bias)", r"meta_net.2.\1")],
+        ignored=CLASS_TOKEN_BUFFERS)
 
     def build_learner(self, cfg, classnames, clip_model):
         c = self.method_cfg

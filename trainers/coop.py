@@ -10,6 +10,7 @@ from yacs.config import CfgNode as CN
 from dpl.engine import TRAINER_REGISTRY
 from dpl.errors import ConfigError
 from dpl.layout_config import context_length_from_layout
+from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, OfficialCheckpoint
 from dpl.text import clean_classname, context_init_embedding, prompt_inputs, tokenize
 from dpl.trainer_base import CLIPLearner, PromptTrainer
 
@@ -56,7 +57,7 @@ class CoOpPromptLearner(nn.Module):
         self.register_buffer("token_prefix", embedding[:, :1], persistent=False)  # start token
         self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:], persistent=False)  # name . EOT pad
         self.register_buffer("eot_index", eot, persistent=False)
-        name_tokens = tokenize(names, clip_model.context_length)
+        name_tokens = tokenize(clip_model, names)
         self.name_lens = (name_tokens.argmax(-1) - 1).tolist()  # tokens between start and EOT
 
     def forward(self):
@@ -91,6 +92,8 @@ class CoOpLearner(CLIPLearner):
 @TRAINER_REGISTRY.register()
 class CoOp(PromptTrainer):
     CONFIG_NODE = "COOP"
+    OFFICIAL_CHECKPOINT = OfficialCheckpoint("CoOp (KaiyangZhou/CoOp)", "prompt_learner", rules=[(r"ctx", "ctx")],
+                                             ignored=CLASS_TOKEN_BUFFERS)
 
     def build_learner(self, cfg, classnames, clip_model):
         c = self.method_cfg

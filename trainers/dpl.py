@@ -12,6 +12,7 @@ from dpl.dpl_text import class_text_input
 from dpl.engine import TRAINER_REGISTRY
 from dpl.errors import ConfigError
 from dpl.layout_config import layout_from_cfg
+from dpl.official_checkpoints import FROZEN_IN_WRAPPERS, OfficialCheckpoint
 from dpl.prompting import LayerPrompts
 from dpl.templates import IMAGENET_TEMPLATES_60
 from dpl.text import mean_text_features
@@ -130,6 +131,12 @@ def kd_loss(student_logits, teacher_logits, temperature, reduction="numel"):
 @TRAINER_REGISTRY.register()
 class DPL(PromptTrainer):
     CONFIG_NODE = "DPL"
+    # the official train stage (TrainerSubnet) keeps one key/value prompt per layer, (0, width) for length 0
+    OFFICIAL_CHECKPOINT = OfficialCheckpoint(
+        "DPL (Zhenhan-Huang/Differentiable-Prompt-Learn)", "MultiModalPromptLearner",
+        rules=[(r"prompt_learner\.ctx_img_lst\.(\d+)", r"vision.\1"),
+               (r"prompt_learner\.ctx_txt_lst\.(\d+)", r"text.\1")],
+        ignored=(*FROZEN_IN_WRAPPERS, r"prompt_learner\.ZS_image\..*"), skip_empty=True)
 
     def check_cfg(self, cfg):
         super().check_cfg(cfg)

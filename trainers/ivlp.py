@@ -7,8 +7,10 @@ hand design (VPT uses its vision branch only).
 """
 from yacs.config import CfgNode as CN
 
-from dpl.deep_prompts import DeepPromptLearner, build_ivlp_learner, hand_layout, method_layout, without
+from dpl.deep_prompts import (DeepPromptLearner, build_ivlp_learner, hand_layout, ivlp_official_checkpoint,
+                               method_layout, without)
 from dpl.engine import TRAINER_REGISTRY
+from dpl.official_checkpoints import FROZEN_IN_WRAPPERS, OfficialCheckpoint
 from dpl.prompting import LayerPrompts
 from dpl.text import zero_shot_text_features
 from dpl.trainer_base import PromptTrainer
@@ -33,6 +35,7 @@ def extend_cfg(cfg):
 @TRAINER_REGISTRY.register()
 class IVLP(PromptTrainer):
     CONFIG_NODE = "IVLP"
+    OFFICIAL_CHECKPOINT = ivlp_official_checkpoint("IVLP (muzairkhattak/multimodal-prompt-learning)")
 
     def build_learner(self, cfg, classnames, clip_model):
         return build_ivlp_learner(cfg, classnames, clip_model, self.CONFIG_NODE)
@@ -54,6 +57,12 @@ class VPTLearner(DeepPromptLearner):
 @TRAINER_REGISTRY.register()
 class VPT(PromptTrainer):
     CONFIG_NODE = "VPT"
+    # the official VPT (MaPLe's repository) registers its whole CLIP wrapper as "prompt_learner"
+    OFFICIAL_CHECKPOINT = OfficialCheckpoint(
+        "VPT (muzairkhattak/multimodal-prompt-learning)", "prompt_learner",
+        rules=[(r"image_encoder\.VPT", "vision.0"),
+               (r"image_encoder\.transformer\.resblocks\.(\d+)\.VPT_shallow", r"vision.\1")],
+        ignored=FROZEN_IN_WRAPPERS)
 
     def _resolve_precision(self, prec):
         # The official VPT loads CLIP with .float() whatever PREC says; its published numbers are fp32 runs.

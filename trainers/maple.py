@@ -12,6 +12,7 @@ from yacs.config import CfgNode as CN
 
 from dpl.deep_prompts import DeepPromptLearner, DeepPrompts, hand_layout, method_layout
 from dpl.engine import TRAINER_REGISTRY
+from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, FROZEN_IN_WRAPPERS, OfficialCheckpoint, next_layer
 from dpl.prompting import ReplacePrompt
 from dpl.trainer_base import PromptTrainer
 
@@ -66,6 +67,14 @@ class MultiModalPrompts(DeepPrompts):
 @TRAINER_REGISTRY.register()
 class MaPLe(PromptTrainer):
     CONFIG_NODE = "MAPLE"
+    # the official lists of deep prompts and projections start at layer 1 (layer 0: ctx and proj)
+    OFFICIAL_CHECKPOINT = OfficialCheckpoint(
+        "MaPLe (muzairkhattak/multimodal-prompt-learning)", "MultiModalPromptLearner",
+        rules=[(r"prompt_learner\.ctx", "context.ctx"), (r"prompt_learner\.proj\.(weight|bias)", r"projections.0.\1"),
+               (r"prompt_learner\.compound_prompts_text\.(\d+)", next_layer("layers.text.{layer}")),
+               (r"prompt_learner\.compound_prompt_projections\.(\d+)\.(weight|bias)",
+                next_layer("projections.{layer}.{g2}"))],
+        ignored=(*CLASS_TOKEN_BUFFERS, *FROZEN_IN_WRAPPERS))
 
     def build_learner(self, cfg, classnames, clip_model):
         c = self.method_cfg

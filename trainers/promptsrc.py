@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from yacs.config import CfgNode as CN
 
-from dpl.deep_prompts import DeepPromptLearner, build_ivlp_learner
+from dpl.deep_prompts import DeepPromptLearner, build_ivlp_learner, ivlp_official_checkpoint
 from dpl.engine import TRAINER_REGISTRY
 from dpl.engine.utils.io import atomic_torch_save
 from dpl.templates import IMAGENET_TEMPLATES_60
@@ -85,6 +85,9 @@ class SelfRegulatedLearner(DeepPromptLearner):
 @TRAINER_REGISTRY.register()
 class PromptSRC(PromptTrainer):
     CONFIG_NODE = "PROMPTSRC"
+    # IVLP's names, plus the frozen copy of the image tower PromptSRC keeps in its prompt learner
+    OFFICIAL_CHECKPOINT = ivlp_official_checkpoint("PromptSRC (muzairkhattak/PromptSRC)",
+                                                   ignored=(r"prompt_learner\.ZS_image_encoder\..*",))
 
     def build_learner(self, cfg, classnames, clip_model):
         learner = build_ivlp_learner(cfg, classnames, clip_model, self.CONFIG_NODE,

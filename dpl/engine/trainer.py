@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from dpl.engine.evaluation import build_evaluator
 from dpl.engine.registry import Registry
+from dpl.engine.utils.dassl_compat import read_checkpoint
 from dpl.engine.utils.logger import console_stream
 from dpl.engine.utils.meters import AverageMeter, MetricMeter
 from dpl.engine.utils.torchtools import (BEST_NAME, POINTER_NAME, get_rng_state, latest_checkpoint_path,
@@ -170,16 +171,25 @@ class TrainerBase:
             raise CheckpointError(f"Model directory {directory} does not exist")
         for name in self.get_model_names():
             model_dir = os.path.join(directory, name)
+            foreign = self.foreign_model_dir(directory, name)  # another codebase names the model its own way
+            if not os.path.isdir(model_dir) and foreign and os.path.isdir(foreign):
+                model_dir = foreign
             if not os.path.isdir(model_dir):
-                raise CheckpointError(f"No checkpoints of model '{name}' in {directory} (expected {model_dir})")
+                also = f" or {foreign}" if foreign else ""
+                raise CheckpointError(f"No checkpoints of model '{name}' in {directory} (expected {model_dir}{also})")
             path = self._checkpoint_file(model_dir, epoch)
             if not os.path.isfile(path):
                 raise CheckpointError(f"Model not found at {path}")
-            checkpoint = load_checkpoint(path)
+            # ours, or one Dassl wrote (its pickled scheduler objects through an allow-list; --trust-checkpoint)
+            checkpoint = read_checkpoint(path, trust=getattr(self, "trust_checkpoint", False))
             val_result = checkpoint.get("val_result")
             shown = f"{val_result:.1f}" if isinstance(val_result, (int, float)) else "n/a"
             print(f'Loading weights to {name} from "{path}" (epoch = {checkpoint.get("epoch")}, val_result = {shown})')
             self.load_state_into(name, checkpoint, path)
+
+    def foreign_model_dir(self, directory, name):
+        """Where another codebase saved model ``name`` under ``directory`` when it is not ``directory/name``."""
+        return None
 
     def load_state_into(self, name, checkpoint, path):
         """Put a checkpoint's weights into model ``name`` (override to drop or rename keys)."""

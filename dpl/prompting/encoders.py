@@ -1,14 +1,15 @@
-"""PromptedCLIP: the stock ``clip.model.CLIP`` towers run layer by layer over the stock submodules, with an
-optional prompt entry per layer (``None`` | ``KVPrompt`` | ``ReplacePrompt`` | ``KVMixture``). With no prompts
-the outputs are the stock ``encode_image`` / ``encode_text`` ones (layers without a KV entry run the stock
-block itself)."""
+"""PromptedCLIP: the stock CLIP towers (OpenAI's ``clip.model.CLIP`` or open_clip's native ``CLIP``) run layer by
+layer over the stock submodules, with an optional prompt entry per layer (``None`` | ``KVPrompt`` |
+``ReplacePrompt`` | ``KVMixture``). With no prompts the outputs are the stock ``encode_image`` / ``encode_text``
+ones (layers without a KV entry run the stock block itself). What differs between the two implementations is in
+``families.py``."""
 import torch
 import torch.nn as nn
-from clip.model import VisionTransformer
 
-from dpl.errors import BackboneError, LayoutError
+from dpl.errors import LayoutError
 
 from .attention import KVMixture, KVPrompt, ReplacePrompt, prompted_attention
+from .families import family_of, project_text
 
 
 def _entries(prompts, layers, tower):
@@ -35,26 +36,26 @@ def _seq_first(tokens, batch, dtype):
     return tokens.transpose(0, 1)
 
 
-def _run_block(block, x, entry, mask):
+def _run_block(family, block, x, entry, mask):
     """One stock residual block on seq-first ``x``; a KV entry changes only its attention's keys and values."""
     if entry is None or isinstance(entry, ReplacePrompt) or (isinstance(entry, KVPrompt) and len(entry) == 0):
-        return block(x)
+        return family.run_block(block, x, mask)
     if mask is not None:
         mask = mask[-x.shape[0]:, -x.shape[0]:]  # as the stock block slices its mask
-    x = x + prompted_attention(block.attn, block.ln_1, block.ln_1(x), entry, mask)
-    return x + block.mlp(block.ln_2(x))
+    scale_attn, scale_mlp = family.layer_scales(block)
+    x = x + scale_attn(prompted_attention(block.attn, block.ln_1, block.ln_1(x), entry, mask))
+    return x + scale_mlp(block.mlp(block.ln_2(x)))
 
 
 class PromptedCLIP(nn.Module):
-    """Wraps a stock ViT ``clip.model.CLIP`` (kept as the submodule ``model``, weights shared, not copied)."""
+    """Wraps a stock ViT CLIP (kept as the submodule ``model``, weights shared, not copied). ``tokenizer``:
+    ``f(texts, context_length) -> (N, context_length) tokens`` of that backbone (default: its family's)."""
 
-    def __init__(self, clip_model):
+    def __init__(self, clip_model, tokenizer=None):
         super().__init__()
-        visual = getattr(clip_model, "visual", None)
-        if not isinstance(visual, VisionTransformer):
-            raise BackboneError(f"prompted CLIP needs a ViT image tower (clip.model.VisionTransformer); this model's "
-                                f"is {type(visual).__name__}: use a ViT backbone such as ViT-B/16")
+        self.family = family_of(clip_model)
         self.model = clip_model
+        self.tokenizer = tokenizer or self.family.default_tokenizer()
 
     # ---- what the stock model says about itself -------------------------------------------------------
     @property
@@ -83,7 +84,7 @@ class PromptedCLIP(nn.Module):
 
     @property
     def dtype(self):
-        return self.model.dtype
+        return self.model.visual.conv1.weight.dtype
 
     @property
     def context_length(self):
@@ -115,11 +116,12 @@ class PromptedCLIP(nn.Module):
 
     @property
     def embed_dim(self):
-        return self.model.text_projection.shape[1]
+        projection = self.model.text_projection
+        return projection.shape[1] if torch.is_tensor(projection) else projection.out_features
 
     @property
     def input_resolution(self):
-        return self.model.visual.input_resolution
+        return self.family.input_resolution(self.model.visual)
 
     # ---- image tower --------------------------------------------------------------------------------
     def encode_image(self, images, prompts=None):
@@ -140,7 +142,7 @@ class PromptedCLIP(nn.Module):
             if layer > 0 and isinstance(entry, ReplacePrompt):
                 x = torch.cat([x[:x.shape[0] - block_size], _seq_first(entry.tokens, batch, x.dtype)], dim=0)
                 block_size = len(entry)
-            x = _run_block(block, x, entry, None)
+            x = _run_block(self.family, block, x, entry, None)
         x = v.ln_post(x[0])
         return x @ v.proj if v.proj is not None else x
 
@@ -172,6 +174,6 @@ class PromptedCLIP(nn.Module):
         for layer, (block, entry) in enumerate(zip(m.transformer.resblocks, entries)):
             if layer > 0 and isinstance(entry, ReplacePrompt):
                 x, eot, block_size = self._replace_text(x, eot, block_size, entry.tokens, layer)
-            x = _run_block(block, x, entry, block.attn_mask)
+            x = _run_block(self.family, block, x, entry, self.family.text_mask(m, block))
         x = m.ln_final(x.permute(1, 0, 2)).type(dtype)
-        return x[torch.arange(x.shape[0], device=x.device), eot] @ m.text_projection
+        return project_text(m.text_projection, x[torch.arange(x.shape[0], device=x.device), eot])

@@ -1,5 +1,7 @@
-"""``layout.png``: per branch, the final length probabilities per layer (argmax marked) and how the argmax
-moved over the epochs (from the saved alpha files)."""
+"""Search pictures: ``layout.png`` of one search (per branch, the final length probabilities per layer with the argmax
+marked, and how the argmax moved over the epochs) and the heatmap of many searched layouts (datasets x seeds)."""
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -40,5 +42,42 @@ def plot_search(probabilities, history, path, title=""):
     fig.tight_layout()
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=80)
+    plt.close(fig)
+    return path
+
+
+def plot_layout_heatmap(labels, groups, matrices, max_length, path, title="Searched prompt lengths per layer"):
+    """One PNG of many searched layouts: per branch a heatmap, rows ``labels`` (one per dataset and seed, ``groups``
+    their dataset: a line between datasets), columns layers, each cell coloured and numbered with its length;
+    NaN cells (a shallower backbone) stay blank. ``matrices``: branch -> rows x layers."""
+    from dpl.engine.utils.io import atomic_open, mkdir_if_missing
+
+    n_rows = len(labels)
+    widths = [len(matrices[b][0]) for b in BRANCHES]
+    cmap = plt.get_cmap("viridis", max_length + 1).copy()
+    cmap.set_bad("white")
+    fig, axes = plt.subplots(1, 2, squeeze=False, gridspec_kw={"width_ratios": widths},
+                             figsize=(2.5 + 0.45 * sum(widths), 1.6 + 0.32 * n_rows))
+    for col, branch in enumerate(BRANCHES):
+        ax = axes[0][col]
+        m = np.ma.masked_invalid(np.asarray(matrices[branch], dtype=float))
+        im = ax.imshow(m, aspect="auto", cmap=cmap, vmin=-0.5, vmax=max_length + 0.5, interpolation="nearest")
+        for (r, l), value in np.ndenumerate(m.filled(np.nan)):
+            if not np.isnan(value):
+                ax.text(l, r, str(int(value)), ha="center", va="center", fontsize=7,
+                        color="white" if value < max_length / 2 else "black")
+        for r in range(1, n_rows):  # a line where the dataset changes
+            if groups[r] != groups[r - 1]:
+                ax.axhline(r - 0.5, color="red", linewidth=1.2)
+        ax.set_title(branch)
+        ax.set_xlabel("layer")
+        ax.set_xticks(range(widths[col]))
+        ax.set_yticks(range(n_rows))
+        ax.set_yticklabels(labels if col == 0 else [""] * n_rows, fontsize=8)
+    fig.colorbar(im, ax=axes[0].tolist(), ticks=range(max_length + 1), label="prompt length (tokens)")
+    fig.suptitle(title)
+    mkdir_if_missing(os.path.dirname(os.path.abspath(path)))
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return path

@@ -10,6 +10,7 @@ import os
 from PIL import Image
 
 from dpl.engine.data.datasets import Datum
+from dpl.repo_packages import import_repo_package
 
 FAKE_DATASET_NAMES = (
     "ImageNet", "Caltech101", "OxfordPets", "StanfordCars", "OxfordFlowers", "Food101", "FGVCAircraft",
@@ -36,7 +37,7 @@ def _counts(per_split):
 
 # registry name -> (relative path of image i of class c in split s, class name of c)
 def _relpath_rules(n_classes):
-    from datasets.eurosat import EUROSAT_CLASSNAMES
+    EUROSAT_CLASSNAMES = import_repo_package("datasets").eurosat.EUROSAT_CLASSNAMES
 
     euro = list(EUROSAT_CLASSNAMES)
     return {
@@ -54,7 +55,7 @@ def _relpath_rules(n_classes):
 
 
 def _split_file_dataset(cls, root, n_classes, counts):
-    from datasets.split_io import write_split
+    write_split = import_repo_package("datasets").split_io.write_split
 
     relpath, classname = _relpath_rules(n_classes)[cls.__name__]
     image_dir = cls.image_dir_of(root)
@@ -87,7 +88,7 @@ def _fgvc(cls, root, n_classes, counts):
 
 
 def _shipped_lines(n_classes):
-    from datasets.imagenet import shipped_classnames_path
+    shipped_classnames_path = import_repo_package("datasets").imagenet.shipped_classnames_path
 
     with open(shipped_classnames_path()) as f:
         return f.readlines()[:n_classes]
@@ -135,7 +136,7 @@ def _custom_folder(root, n_classes, counts, folder_name="custom"):
 
 def make_fake_dataset(name, root, n_classes=4, per_split=(4, 2, 3)):
     """Write a fake ``name`` dataset under ``root``; returns its folder (CustomFolder: ``<root>/custom``)."""
-    import datasets
+    datasets = import_repo_package("datasets")
 
     root = os.path.abspath(root)
     counts = _counts(per_split)

@@ -15,7 +15,9 @@ CLASSES = ["dog", "golden_retriever", "a very long class name with many words"]
 
 @pytest.fixture(scope="module")
 def clip_model():
-    return build_tiny_clip().float().eval()
+    from dpl.prompting import PromptedCLIP
+
+    return PromptedCLIP(build_tiny_clip().float().eval())
 
 
 def test_ensemble_eot_is_a_real_eot_embedding(clip_model):

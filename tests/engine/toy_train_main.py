@@ -6,7 +6,8 @@ import sys
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [HERE, REPO]  # the checkout's dpl, as train.py run from the repository gets it
 import conftest  # noqa: E402  (registers ToyEngineTrainerData and ToyLinearTrainer)
 
 sys.modules["trainers"] = conftest.stub_trainers_module()

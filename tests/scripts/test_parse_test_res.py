@@ -172,3 +172,47 @@ def test_parent_folder_points_to_multi_exp_or_table(tmp_path):
     write_results(tmp_path / "cfg_16shots" / "seed1", 50.0)
     proc = cli(tmp_path)
     assert proc.returncode == 1 and "--multi-exp or --table" in proc.stderr
+
+
+def _write_search(root, dataset, seeds):
+    """``root/<dataset>/DPLSearch/search_4shots/seed<S>/layout.json`` for ``seeds``: {seed: (vision, text)}."""
+    exp = root / dataset / "DPLSearch" / "search_4shots"
+    for seed, (vision, text) in seeds.items():
+        (exp / f"seed{seed}").mkdir(parents=True)
+        (exp / f"seed{seed}" / "layout.json").write_text(json.dumps({"vision": vision, "text": text, "max_length": 6}))
+    return exp
+
+
+def test_layout_heatmap_over_datasets_and_seeds(tmp_path):
+    """--layouts over several search folders (or a root holding them) and --plot FILE: one PNG, one row per
+    dataset and seed, one column per layer, vision and text side by side."""
+    from PIL import Image
+
+    caltech = _write_search(tmp_path, "caltech101", {1: ([2, 0, 1, 6], [3, 3]), 2: ([2, 0, 4, 6], [3, 0])})
+    dtd = _write_search(tmp_path, "dtd", {1: ([0, 0, 5, 1], [6, 1])})
+    rows = ptr.layout_rows([caltech, dtd])
+    assert [r[0] for r in rows] == ["caltech101 seed1", "caltech101 seed2", "dtd seed1"]
+    assert ptr.layout_matrix(rows, "vision") == [[2, 0, 1, 6], [2, 0, 4, 6], [0, 0, 5, 1]]
+    assert ptr.layout_matrix(rows, "text") == [[3, 3], [3, 0], [6, 1]]
+    png = tmp_path / "plots" / "layouts.png"
+    proc = cli("--layouts", tmp_path, "--plot", png)  # the root: every search folder under it
+    assert proc.returncode == 0, proc.stderr
+    assert f"Layouts in {caltech}" in proc.stdout and f"Layouts in {dtd}" in proc.stdout
+    assert f"Heatmap of 3 searched layouts (2 datasets) written to {png}" in proc.stdout
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size[0] > 300 and image.size[1] > 150
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert len(colours) > 7  # the cells have the colours of several lengths
+
+
+def test_layouts_of_different_depths_pad_with_empty_cells(tmp_path):
+    a = _write_search(tmp_path, "a", {1: ([1, 2], [3])})
+    b = _write_search(tmp_path, "b", {1: ([1, 2, 3], [4, 5])})
+    rows = ptr.layout_rows([a, b])
+    vision = ptr.layout_matrix(rows, "vision")
+    assert vision[1] == [1, 2, 3] and vision[0][:2] == [1, 2] and math.isnan(vision[0][2])
+
+
+def test_plot_needs_layouts(tmp_path):
+    proc = cli(tmp_path, "--plot", tmp_path / "x.png")
+    assert proc.returncode == 2 and "--plot draws the layouts of --layouts" in proc.stderr
