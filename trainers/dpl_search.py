@@ -119,9 +119,11 @@ class DPLSearch(PromptTrainer):
 
     # ---- per epoch / end of search ------------------------------------------------------------------
     def after_epoch(self):
-        super().after_epoch()
+        # The epoch's alphas file first, its checkpoint after: a run killed in between redoes the epoch and
+        # rewrites the file, while the reverse order would resume past an epoch whose file was never written.
         probs = self.model.architecture.probabilities()
         save_alpha_probabilities(self.output_dir, self.epoch + 1, probs)
+        super().after_epoch()
         for branch, p in probs.items():
             conf, length = p.max(dim=-1)
             cells = " ".join(f"{k}({c:.2f})" for k, c in zip(length.tolist(), conf.tolist()))
