@@ -71,6 +71,7 @@ def results_record(trainer, cfg, args, elapsed):
         "layout": cfg.TRAINER.LAYOUT,
         "eval_only": bool(args.eval_only),
         "elapsed": elapsed,
+        "fingerprint": trainer.fingerprint,  # what scripts compare before they skip this run as finished
     })
     return record
 
@@ -78,8 +79,11 @@ def results_record(trainer, cfg, args, elapsed):
 def run(args, cfg):
     """Everything after the logger is up; returns the trainer."""
     from dpl.engine.utils import set_random_seed, write_json
+    from dpl.engine.utils.io import remove_stale_temps
 
     start = time.time()
+    for path in remove_stale_temps(cfg.OUTPUT_DIR):
+        print(f"Removed {path}, left by a write that was killed")
     if cfg.SEED >= 0:
         print(f"Setting fixed seed: {cfg.SEED}")
         set_random_seed(cfg.SEED)
@@ -90,8 +94,14 @@ def run(args, cfg):
     import datasets  # noqa: F401  (fills DATASET_REGISTRY)
     import trainers  # noqa: F401  (fills TRAINER_REGISTRY)
     from dpl.engine import build_trainer
+    from dpl.run_identity import refuse_other_run, run_fingerprint
 
+    def fingerprint():
+        return run_fingerprint(cfg, args.eval_only, args.model_dir, args.load_epoch)
+
+    refuse_other_run(cfg.OUTPUT_DIR, cfg.TRAINER.NAME, fingerprint)  # before anything is built or written
     trainer = build_trainer(cfg)
+    trainer.fingerprint = fingerprint()  # now that the dataset exists (Demo generates itself on first use)
     if args.eval_only:
         trainer.load_model(args.model_dir, epoch=args.load_epoch)
         trainer.test()

@@ -60,6 +60,12 @@ class CoOpDataset(DatasetBase):
         raise NotImplementedError
 
     @classmethod
+    def source_files(cls, root):
+        """Files whose content defines the splits (split or class lists); a run's fingerprint hashes them, so a
+        dataset replaced under the same name is told apart. Folder-only datasets have none."""
+        return []
+
+    @classmethod
     def missing_images(cls, items):
         return [item.impath for item in items if not os.path.isfile(item.impath)]
 
@@ -124,6 +130,10 @@ class SplitFileDataset(CoOpDataset):
     @classmethod
     def split_path_of(cls, root):
         return os.path.join(cls.folder(root), cls.split_file)
+
+    @classmethod
+    def source_files(cls, root):
+        return [cls.split_path_of(root)]
 
     @classmethod
     def read_splits(cls, root):

@@ -43,6 +43,9 @@ class TrainerBase:
         self._optims = OrderedDict()
         self._scheds = OrderedDict()
         self._writer = None
+        # What identifies the run (dpl.run_identity; train.py sets it): stored in every checkpoint, and a resume
+        # from checkpoints that carry another one is refused.
+        self.fingerprint = None
 
     # ---- models --------------------------------------------------------------------------------------
     def register_model(self, name="model", model=None, optim=None, sched=None):
@@ -127,6 +130,8 @@ class TrainerBase:
                 "rng_state": rng_state,
                 **extras,
             }
+            if self.fingerprint is not None:
+                state["fingerprint"] = self.fingerprint
             save_checkpoint(state, os.path.join(directory, name), is_best=is_best, model_name=model_name,
                             update_pointer=False)
         if not model_name:
@@ -155,7 +160,7 @@ class TrainerBase:
         epoch, checkpoints = epoch_checkpoints.load_newest_readable(directory, names, epochs)
         for note in epoch_checkpoints.pointer_notes(directory, names, epoch):
             print(f"WARNING: {note}")
-        self.check_resume(checkpoints, directory)
+        self.check_resume(checkpoints, directory, epoch)
         for name in names:
             path = epoch_checkpoints.epoch_file(os.path.join(directory, name), epoch)
             print(f"Loading checkpoint from {path}")
@@ -164,8 +169,17 @@ class TrainerBase:
         print(f"Previous epoch: {epoch}")
         return epoch
 
-    def check_resume(self, checkpoints, directory):
-        """Hook: refuse checkpoints ({name: checkpoint}, all of one epoch) that another configuration wrote."""
+    def check_resume(self, checkpoints, directory, epoch):
+        """Refuse checkpoints ({name: checkpoint} of ``epoch``) that a run of another configuration wrote."""
+        if self.fingerprint is None:
+            return
+        from dpl.run_identity import check_checkpoint
+
+        name = self.get_model_names()[0]
+        path = epoch_checkpoints.epoch_file(os.path.join(directory, name), epoch)
+        warning = check_checkpoint(checkpoints[name], path, self.fingerprint)
+        if warning:
+            print(f"WARNING: {warning}")
 
     def checkpoint_extras(self):
         """Trainer state beyond models, optimisers and schedulers that a resume needs (e.g. the AMP grad
@@ -176,22 +190,15 @@ class TrainerBase:
         """Put back what ``checkpoint_extras`` saved (``checkpoint`` is the latest one of the first model)."""
 
     def _checkpoint_file(self, model_dir, epoch):
-        if epoch is not None:
-            path = epoch_checkpoints.epoch_file(model_dir, epoch)
-            if not os.path.isfile(path):
-                raise CheckpointError(f"Model not found at {path} ({epoch_checkpoints.kept_note(model_dir)})")
-            return path
-        best = os.path.join(model_dir, BEST_NAME)
-        if os.path.isfile(best):
-            return best
-        if os.path.isfile(os.path.join(model_dir, POINTER_NAME)):
-            return latest_checkpoint_path(model_dir)
-        files = epoch_checkpoints.epoch_files(model_dir)
-        if not files:
+        path, note = epoch_checkpoints.checkpoint_to_evaluate(model_dir, epoch)
+        if path is None:
             raise CheckpointError(f"No checkpoint in {model_dir}: neither {BEST_NAME} nor a {POINTER_NAME} "
                                   "file naming the latest epoch, nor any model.pth.tar-<epoch> file")
-        print(f"WARNING: {model_dir} has no {POINTER_NAME} file; using the newest epoch file, {files[max(files)]}")
-        return files[max(files)]
+        if epoch is not None and not os.path.isfile(path):
+            raise CheckpointError(f"Model not found at {path} ({epoch_checkpoints.kept_note(model_dir)})")
+        if note:
+            print(f"WARNING: {note}")
+        return path
 
     def load_model(self, directory, epoch=None):
         """Load weights for evaluation: epoch ``epoch``, else the best model, else the latest one."""

@@ -13,9 +13,9 @@ SHOTS="${SHOTS:-16}"
 resolve_settings base2new
 DATASET_CFG="$(dataset_config "$DATASET")"
 TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
-SEARCH_DIR="$(base2new_dir search_base "$DATASET" DPLSearch "$SEARCH_CFG" "$SEED")"
-TRAIN_DIR="$(base2new_dir train_base "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
-TEST_DIR="$(base2new_dir test_new "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
+SEARCH_DIR="$(base2new_dir search_base "$DATASET" DPLSearch "$SEARCH_NAME" "$SEED")"
+TRAIN_DIR="$(base2new_dir train_base "$DATASET" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$SEED")"
+TEST_DIR="$(base2new_dir test_new "$DATASET" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$SEED")"
 FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG")
 DATA_OPTS=(DATASET.NUM_SHOTS "$SHOTS" DATASET.SUBSAMPLE_CLASSES new)
 

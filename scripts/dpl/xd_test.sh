@@ -13,9 +13,9 @@ SHOTS="${SHOTS:-16}"
 resolve_settings xd
 DATASET_CFG="$(dataset_config "$DATASET")"
 TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
-SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_CFG" "$SEED")"
-TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
-TEST_DIR="$(xd_dir test "$DATASET" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
+SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_NAME" "$SEED")"
+TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$SEED")"
+TEST_DIR="$(xd_dir test "$DATASET" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$SEED")"
 FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG")
 
 test_trained "$SEARCH_DIR" "$TRAIN_DIR" "$TEST_DIR" "scripts/dpl/xd_train.sh $SEED" "${FLAGS[@]}"

@@ -11,8 +11,8 @@ SHOTS="${SHOTS:-16}"
 resolve_settings xd
 DATASET_CFG="$(dataset_config "$XD_SOURCE")"
 TRAINER_CFG="$(trainer_config "$TRAINER" "$CFG_NAME")"
-SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_CFG" "$SEED")"
-TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$SEED")"
+SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_NAME" "$SEED")"
+TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$SEED")"
 FLAGS=(--seed "$SEED" --dataset-config-file "$DATASET_CFG")
 DATA_OPTS=(DATASET.NUM_SHOTS "$SHOTS")
 

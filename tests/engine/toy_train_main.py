@@ -6,6 +6,7 @@ import sys
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # this checkout's dpl, whatever is pip-installed
 sys.path.insert(0, HERE)
 import conftest  # noqa: E402  (registers ToyEngineTrainerData and ToyLinearTrainer)
 

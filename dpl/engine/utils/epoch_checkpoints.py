@@ -14,7 +14,7 @@ import re
 
 from dpl.errors import CheckpointError
 
-from .torchtools import BEST_NAME, POINTER_NAME, load_checkpoint
+from .torchtools import BEST_NAME, POINTER_NAME, latest_checkpoint_path, load_checkpoint
 
 _EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
 
@@ -107,6 +107,23 @@ def prune(directory, names, keep):
         for epoch in sorted(files, reverse=True)[keep:]:
             if epoch not in protected:
                 os.remove(files[epoch])
+
+
+def checkpoint_to_evaluate(model_dir, epoch=None):
+    """``(path, note)``: the file an evaluation of ``model_dir`` loads: epoch ``epoch``, else ``model-best``, else the
+    one the pointer names, else (pointer deleted) the newest epoch file, with a note saying so. ``path`` is None when
+    there is none; it may name a missing file (the caller says so)."""
+    if epoch is not None:
+        return epoch_file(model_dir, epoch), ""
+    best = os.path.join(model_dir, BEST_NAME)
+    if os.path.isfile(best):
+        return best, ""
+    if os.path.isfile(os.path.join(model_dir, POINTER_NAME)):
+        return latest_checkpoint_path(model_dir), ""
+    files = epoch_files(model_dir)
+    if not files:
+        return None, ""
+    return files[max(files)], f"{model_dir} has no {POINTER_NAME} file; using the newest epoch file, {files[max(files)]}"
 
 
 def kept_note(model_dir):
