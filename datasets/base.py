@@ -140,7 +140,7 @@ class SplitFileDataset(CoOpDataset):
         cls.require_dir(cls.folder(root))
         image_dir = cls.require_dir(cls.image_dir_of(root), "Image folder not found")
         split_path = cls.require_file(cls.split_path_of(root), "Split file not found")
-        train, val, test = read_split(split_path, image_dir, where=cls.where())
+        train, val, test = read_split(split_path, image_dir, where=cls.where(), dataset_dir=cls.folder(root))
         out = {"train": train, "val": val, "test": test}
         if cls.classname_map:
             out = {k: cls._renamed(v) for k, v in out.items()}

@@ -116,7 +116,8 @@ class DatasetBase:
             return train, val
         path = os.path.join(cache_dir, f"shot_{num_shots}-seed_{seed}.json")
         if seed >= 0 and os.path.isfile(path):
-            cached = self._read_fewshot_cache(path, train + val, image_dir)
+            cached = self._read_fewshot_cache(path, {"train": (train, num_shots), "val": (val, min(num_shots, 4))},
+                                              image_dir)
             if cached is not None:
                 print(f"Loading preprocessed few-shot data from {path}")
                 return cached
@@ -131,19 +132,19 @@ class DatasetBase:
         return train, val
 
     @staticmethod
-    def _read_fewshot_cache(path, known_items, image_dir):
+    def _read_fewshot_cache(path, sources, image_dir):
+        """The cached ``(train, val)`` when the cache obeys the rule that made it, for each split of ``sources``
+        (name -> (full split, K)): items of that split, each once, every class of it with K images (all it has
+        when fewer), and present on disk. Else None, with a warning (the caller rebuilds it)."""
         try:
             data = read_json(path)
-            known = {(item.impath, item.label, item.classname) for item in known_items}
             out = []
-            for split in ("train", "val"):
+            for split, (source, k) in sources.items():
                 items = from_triples(data[split], image_dir)
-                for item in items:
-                    if (item.impath, item.label, item.classname) not in known:
-                        raise ValueError(f"{item.impath} (label {item.label}, class {item.classname!r}) "
-                                         "is not in the dataset's split")
-                    if not os.path.isfile(item.impath):
-                        raise ValueError(f"missing image {item.impath}")
+                check_fewshot_rule(items, source, k, split)
+                missing = [item.impath for item in items if not os.path.isfile(item.impath)]
+                if missing:
+                    raise ValueError(f"missing image {missing[0]}")
                 out.append(items)
             return tuple(out)
         except (ValueError, KeyError, TypeError, OSError) as e:
@@ -170,6 +171,31 @@ class DatasetBase:
                 for item in dataset if item.label in relabeler
             ])
         return output
+
+
+def check_fewshot_rule(items, source, k, split="train"):
+    """ValueError unless ``items`` is what Dassl's few-shot rule can draw from ``source`` with ``k`` shots: items of
+    ``source``, none twice, every label of ``source`` present with ``min(k, its count)`` items."""
+    known = {(item.impath, item.label, item.classname) for item in source}
+    seen = set()
+    for item in items:
+        key = (item.impath, item.label, item.classname)
+        if key not in known:
+            raise ValueError(f"{item.impath} (label {item.label}, class {item.classname!r}) is not in the dataset's "
+                             f"{split} split")
+        if key in seen:
+            raise ValueError(f"{item.impath} is listed twice in {split}")
+        seen.add(key)
+    available, cached = defaultdict(int), defaultdict(int)
+    for item in source:
+        available[item.label] += 1
+    for item in items:
+        cached[item.label] += 1
+    for label, n in available.items():
+        want = min(k, n) if k >= 1 else n
+        if cached[label] != want:
+            raise ValueError(f"{split} has {cached[label]} images of class {label}, the {k}-shot rule gives {want} "
+                             f"({len(items)} entries for {len(available)} classes in all)")
 
 
 def to_triples(items, image_dir):
