@@ -6,6 +6,7 @@ import os
 import yaml
 from yacs.config import CfgNode as CN
 
+from dpl.config_checks import check_values
 from dpl.engine.config import get_cfg_default
 from dpl.errors import ConfigError
 
@@ -135,5 +136,6 @@ def setup_cfg(args):
         merge_from_file(cfg, str(args.config_file), "config file")
     reset_cfg(cfg, args)
     merge_from_list(cfg, getattr(args, "opts", None))
+    check_values(cfg)
     cfg.freeze()
     return cfg
