@@ -251,13 +251,13 @@ def finished(output_dir, cfg, eval_only=False, model_dir="", load_epoch=None):
 
 
 # ---- command line --------------------------------------------------------------------------------------------
-def _train_parser():
+def _parse_train_args(argv):
     try:
-        from train import build_parser
+        from train import parse_args
     except ImportError:  # run from elsewhere than the repository root
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        from train import build_parser
-    return build_parser()
+        from train import parse_args
+    return parse_args(argv)
 
 
 def main(argv=None):
@@ -268,7 +268,7 @@ def main(argv=None):
     from dpl.config import setup_cfg
 
     try:
-        args = _train_parser().parse_args(argv[1:])
+        args = _parse_train_args(argv[1:])
         cfg = setup_cfg(args)
         if not cfg.OUTPUT_DIR or not args.output_dir:
             raise ConfigError("run_identity check needs the run's --output-dir")

@@ -81,3 +81,12 @@ def test_split_paths_that_leave_the_dataset_folder_are_refused(caltech, escape):
     with pytest.raises(DataError, match="split_zhou_Caltech101.json") as info:
         build(caltech, "Caltech101")
     assert escape in str(info.value)
+
+
+def test_more_shots_than_a_class_has_is_a_warning_with_the_real_count(caltech, capsys):
+    ds = build(caltech, "Caltech101", num_shots=10, seed=SEED)  # 6 training images per class
+    out = capsys.readouterr().out
+    assert "WARNING: DATASET.NUM_SHOTS is 10" in out and "6 images per class" in out
+    assert len(ds.train_x) == CLASSES * 6
+    build(caltech, "Caltech101", num_shots=10, seed=SEED)  # from the cache: said again
+    assert "WARNING: DATASET.NUM_SHOTS is 10" in capsys.readouterr().out

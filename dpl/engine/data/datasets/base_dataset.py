@@ -5,7 +5,7 @@ import random
 import warnings
 from collections import defaultdict
 
-from dpl.engine.utils.io import read_json, write_json
+from dpl.engine.utils.io import read_json, remove_stale_temps, write_json
 
 
 class Datum:
@@ -114,6 +114,11 @@ class DatasetBase:
         """
         if num_shots < 1:
             return train, val
+        train, val = self._fewshot_from_cache_or_sample(train, val, num_shots, seed, cache_dir, image_dir)
+        warn_short_classes(train, num_shots)
+        return train, val
+
+    def _fewshot_from_cache_or_sample(self, train, val, num_shots, seed, cache_dir, image_dir):
         path = os.path.join(cache_dir, f"shot_{num_shots}-seed_{seed}.json")
         if seed >= 0 and os.path.isfile(path):
             cached = self._read_fewshot_cache(path, {"train": (train, num_shots), "val": (val, min(num_shots, 4))},
@@ -128,6 +133,8 @@ class DatasetBase:
         if seed >= 0:
             data = {"train": to_triples(train, image_dir), "val": to_triples(val, image_dir)}
             print(f"Saving preprocessed few-shot data to {path}")
+            # a shared folder: only temp files old enough to be left by killed writes, not by other runs' writes
+            remove_stale_temps(cache_dir, min_age_s=3600)
             write_json(data, path)
         return train, val
 
@@ -173,6 +180,30 @@ class DatasetBase:
         return output
 
 
+def _class_counts(items):
+    counts = defaultdict(int)
+    for item in items:
+        counts[item.label] += 1
+    return counts
+
+
+def images_per_class(items):
+    """{"min": n, "max": n} images per class of ``items`` (what a K-shot set really holds)."""
+    counts = _class_counts(items).values()
+    return {"min": min(counts), "max": max(counts)} if counts else {"min": 0, "max": 0}
+
+
+def warn_short_classes(train, num_shots):
+    """The real count when classes have fewer training images than DATASET.NUM_SHOTS (they keep all they have)."""
+    counts = _class_counts(train)
+    short = [n for n in counts.values() if n < num_shots]
+    if short:
+        real = images_per_class(train)
+        span = f"{real['min']}" if real["min"] == real["max"] else f"{real['min']} to {real['max']}"
+        print(f"WARNING: DATASET.NUM_SHOTS is {num_shots} but {len(short)} of {len(counts)} classes have fewer "
+              f"training images; they use all they have, so this run trains on {span} images per class")
+
+
 def check_fewshot_rule(items, source, k, split="train"):
     """ValueError unless ``items`` is what Dassl's few-shot rule can draw from ``source`` with ``k`` shots: items of
     ``source``, none twice, every label of ``source`` present with ``min(k, its count)`` items."""
@@ -186,11 +217,7 @@ def check_fewshot_rule(items, source, k, split="train"):
         if key in seen:
             raise ValueError(f"{item.impath} is listed twice in {split}")
         seen.add(key)
-    available, cached = defaultdict(int), defaultdict(int)
-    for item in source:
-        available[item.label] += 1
-    for item in items:
-        cached[item.label] += 1
+    available, cached = _class_counts(source), _class_counts(items)
     for label, n in available.items():
         want = min(k, n) if k >= 1 else n
         if cached[label] != want:
