@@ -195,7 +195,10 @@ def main(argv=None):
     if args.folder and "CustomFolder" not in names:
         names.append("CustomFolder")
     if not names:
-        print(f"No dataset folders found under {root}; see DATASETS.md for the expected layout.")
+        print(f"No dataset folders found under {root}; see DATASETS.md for the expected layout of each benchmark.\n"
+              "A dataset of your own (a folder with one sub-folder of images per class, or a split.json) is checked "
+              "with --folder PATH (absolute, or relative to --root): the folder your runs name in DATASET.FOLDER, "
+              "e.g. python -m dpl.check_data --root DATA --folder my_photos")
         return 1
     rows, report, failed = [], [], False
     for name in names:

@@ -145,8 +145,11 @@ class DPLSearch(PromptTrainer):
         print(f"Searched layout: {layout.summary()}")
         for line in report.lines():
             print(line)
+        d = self.cfg.DATASET
+        title = (f"DPL search: {d.NAME}{f' ({d.FOLDER})' if d.FOLDER else ''}, {self.cfg.MODEL.BACKBONE.NAME}, "
+                 f"{d.NUM_SHOTS} shots, seed {self.cfg.SEED}")
         plot_search({b: p.float().cpu().numpy() for b, p in probs.items()}, load_alpha_history(self.output_dir),
-                    os.path.join(self.output_dir, PLOT_FILE), title=f"DPL search ({self.cfg.DATASET.NAME})")
+                    os.path.join(self.output_dir, PLOT_FILE), title=title, notes=report.warnings)
         path = os.path.join(self.output_dir, LAYOUT_FILE)
         layout.save(path)  # last: its presence marks the search as done
         print(f"Layout saved to {path}")
