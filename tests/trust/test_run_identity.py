@@ -131,3 +131,16 @@ def test_check_cli_skips_only_on_a_match(data_root, tmp_path, capsys):
     (out / "results.json").write_text(json.dumps({"accuracy": 50.0}))  # written before fingerprints existed
     assert main(["check", *args]) == 2
     assert "no run fingerprint" in capsys.readouterr().err
+
+
+def test_every_shipped_config_checkpoints_every_epoch_so_a_killed_run_resumes():
+    """TRAIN.CHECKPOINT_FREQ was 0 in every config: a killed 80-epoch search restarted from epoch 0."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from train import build_parser
+
+    from dpl.config import setup_cfg
+
+    for config in sorted((REPO / "configs" / "trainers").glob("*/*.yaml")):
+        cfg = setup_cfg(build_parser().parse_args(["--config-file", str(config)]))
+        assert cfg.TRAIN.CHECKPOINT_FREQ == 1 and cfg.TRAIN.CHECKPOINT_KEEP >= 1, config
