@@ -5,18 +5,8 @@ import os
 import pytest
 import torch
 
-from dpl.engine import build_trainer
-from dpl.engine.utils import set_random_seed
 from dpl.errors import CheckpointError
-
-
-def make_trainer(cfg, seed=0):
-    set_random_seed(seed)
-    return build_trainer(cfg)
-
-
-def weights(trainer):
-    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+from test_trainer import make_trainer, weights
 
 
 def interrupted_before(cfg, epoch):
