@@ -51,8 +51,10 @@ def test_stale_temp_files_are_removed_and_nothing_else(tmp_path):
     keep = [tmp_path / "results.json.tmp", tmp_path / ".hidden", tmp_path / "sub" / ".config.tmp", tmp_path / "a.txt"]
     for path in keep:
         path.write_text("user file")
+    (tmp_path / "sub" / "deeper").mkdir()
+    deep = killed_write(tmp_path / "sub" / "deeper" / "x.json")  # below a run folder's own sub-folders: not swept
     removed = remove_stale_temps(tmp_path)
-    assert sorted(removed) == sorted(stale)
+    assert sorted(removed) == sorted(stale) and os.path.exists(deep)
     assert not any(os.path.exists(p) for p in stale)
     assert all(p.exists() for p in keep)
 

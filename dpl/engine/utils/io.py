@@ -52,8 +52,10 @@ def _current_umask():
     return mask
 
 
-def remove_stale_temps(directory, min_age_s=0.0):
-    """Remove the temp files of killed atomic writes under ``directory`` (recursively); return their paths.
+def remove_stale_temps(directory, min_age_s=0.0, depth=1):
+    """Remove the temp files of killed atomic writes in ``directory`` and its sub-folders down to ``depth`` levels
+    (a run folder: its model folders and alphas/); return their paths. Not deeper: a mistyped output folder (a
+    home directory) must not be swept.
 
     ``min_age_s`` > 0 spares younger ones: in a folder that other runs write to (few-shot caches), a young temp
     file may belong to a write in progress."""
@@ -61,7 +63,10 @@ def remove_stale_temps(directory, min_age_s=0.0):
     if not directory or not os.path.isdir(directory):
         return removed
     now = time.time()
-    for dirpath, _, filenames in os.walk(directory):
+    top = os.path.abspath(directory).rstrip(os.sep).count(os.sep)
+    for dirpath, dirnames, filenames in os.walk(directory):
+        if os.path.abspath(dirpath).rstrip(os.sep).count(os.sep) - top >= depth:
+            dirnames[:] = []
         for name in filenames:
             if not _TEMP_NAME.match(name):
                 continue
