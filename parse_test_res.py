@@ -166,9 +166,10 @@ def print_dir_summary(directory, keyword="accuracy", ci95=False):
     values = [o[keyword] for o in outputs]
     stats = summarize(values)
     spread = stats["ci95"] if ci95 else stats["std"]
+    label = f"{'95% CI' if ci95 else 'std'} over {stats['n']} seed{'s' if stats['n'] != 1 else ''}"
     print("===")
     print(f"Summary of directory: {directory}")
-    print(f"* {keyword}: {stats['mean']:.2f}% +- {spread:.2f}%")
+    print(f"* {keyword}: {stats['mean']:.2f}% +- {spread:.2f}% ({label})")  # CoOp's line, then what +- is
     print("===")
     return stats["mean"]
 
@@ -213,9 +214,12 @@ def _cell(stats):
     return f"{stats['mean']:.2f} ± {stats['ci95']:.2f} ({stats['n']})"
 
 
+CELL_LEGEND = "(± = 95% confidence interval over seeds, 1.96 * std / sqrt(n); (n) = number of seeds)"
+
+
 def _tabulate(rows, headers):
     from tabulate import tabulate
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True) + "\n" + CELL_LEGEND
 
 
 def _dataset_and_trainer(exp):

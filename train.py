@@ -44,8 +44,42 @@ def build_parser():
     return p
 
 
+def parse_args(argv=None):
+    """train.py's arguments. Flags after the KEY VALUE pairs (``... OPTIM.MAX_EPOCH 2 --resume DIR``) are taken as
+    flags, not as config keys; an unknown one is an error that says where flags go."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    opts = list(args.opts or [])
+    if not any(str(o).startswith("--") for o in opts):
+        return args
+    head, flags, pairs = argv[:len(argv) - len(opts)], [], []
+    i = 0
+    while i < len(opts):
+        token = str(opts[i])
+        if not token.startswith("--"):
+            pairs.append(token)
+            i += 1
+            continue
+        action = parser._option_string_actions.get(token.split("=", 1)[0])
+        if action is None:
+            parser.error(f"unknown flag {token} among the config options; put flags before the KEY VALUE pairs")
+        n = 0 if action.nargs == 0 or "=" in token else len(opts) - i - 1 if action.nargs == "+" else 1
+        if action.nargs == "+":  # values up to the next flag or config key
+            n = next((j for j, t in enumerate(opts[i + 1:]) if str(t).startswith("--") or _is_key(t)), n)
+        flags += [token, *opts[i + 1:i + 1 + n]]
+        i += 1 + n
+    return parser.parse_args([*head, *flags, *pairs])
+
+
+def _is_key(token):
+    parts = str(token).split(".")
+    return len(parts) > 1 and all(p and p.upper() == p and p[0].isalpha() for p in parts)
+
+
 def print_run_header(args, cfg):
     from dpl.engine.utils.env import collect_env_info, git_commit
+    from dpl.engine.utils.logger import log_only
 
     print("Command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
     print("***************")
@@ -53,13 +87,19 @@ def print_run_header(args, cfg):
     print("***************")
     for key in sorted(vars(args)):
         print(f"{key}: {getattr(args, key)}")
-    print("************")
-    print("** Config **")
-    print("************")
-    print(cfg)
+    config = "\n".join(["************", "** Config **", "************", str(cfg)])
+    if log_only(config):  # hundreds of lines: in log.txt once, not scrolling the terminal
+        print(f"Config: in full in {getattr(sys.stdout, 'file').name}")
     print("Collecting env info ...")
     print("** System info **\n" + collect_env_info() + "\n")
     print(f"Project git commit: {git_commit() or 'unknown (not a git checkout)'}")
+
+
+def train_per_class(trainer):
+    from dpl.engine.data.datasets.base_dataset import images_per_class
+
+    dataset = getattr(getattr(trainer, "dm", None), "dataset", None)
+    return images_per_class(dataset.train_x) if dataset is not None and dataset.train_x else None
 
 
 def results_record(trainer, cfg, args, elapsed):
@@ -73,7 +113,9 @@ def results_record(trainer, cfg, args, elapsed):
         "subsample_classes": cfg.DATASET.SUBSAMPLE_CLASSES,
         "layout": cfg.TRAINER.LAYOUT,
         "eval_only": bool(args.eval_only),
+        "train_per_class": train_per_class(trainer),  # the real K when a class has fewer images than NUM_SHOTS
         "elapsed": elapsed,
+        "fingerprint": trainer.fingerprint,  # what scripts compare before they skip this run as finished
     })
     return record
 
@@ -81,8 +123,11 @@ def results_record(trainer, cfg, args, elapsed):
 def run(args, cfg):
     """Everything after the logger is up; returns the trainer."""
     from dpl.engine.utils import set_random_seed, write_json
+    from dpl.engine.utils.io import remove_stale_temps
 
     start = time.time()
+    for path in remove_stale_temps(cfg.OUTPUT_DIR):
+        print(f"Removed {path}, left by a write that was killed")
     if cfg.SEED >= 0:
         print(f"Setting fixed seed: {cfg.SEED}")
         set_random_seed(cfg.SEED)
@@ -95,10 +140,20 @@ def run(args, cfg):
 
     import_repo_package("datasets")  # fills DATASET_REGISTRY (the repository's datasets/, not Hugging Face's)
     import_repo_package("trainers")  # fills TRAINER_REGISTRY
+    from dpl.run_identity import refuse_other_run, run_fingerprint
 
+    def fingerprint():
+        return run_fingerprint(cfg, args.eval_only, args.model_dir, args.load_epoch)
+
+    refuse_other_run(cfg.OUTPUT_DIR, cfg.TRAINER.NAME, fingerprint)  # before anything is built or written
     trainer = build_trainer(cfg)
+    trainer.fingerprint = fingerprint()  # now that the dataset exists (Demo generates itself on first use)
     if args.eval_only:
         trainer.trust_checkpoint = bool(getattr(args, "trust_checkpoint", False))
+        if not args.model_dir and trainer.get_model_names():  # ZeroshotCLIP learns nothing: nothing to load
+            print(f"WARNING: --eval-only without --model-dir: {cfg.TRAINER.NAME} is evaluated with untrained "
+                  "(freshly initialised) prompts. Pass --model-dir <a trained run's output folder> to evaluate "
+                  "what it learned.", file=sys.stderr, flush=True)
         trainer.load_model(args.model_dir, epoch=args.load_epoch)
         trainer.test()
     elif not args.no_train:
@@ -124,10 +179,10 @@ def main(args):
 
     try:
         cfg = setup_cfg(args)
+        logger = setup_logger(cfg.OUTPUT_DIR)  # before anything else is printed, so all of it is in log.txt
     except DPLError as e:
         report_error(e)
         raise SystemExit(2) from None
-    logger = setup_logger(cfg.OUTPUT_DIR)  # before anything else is printed, so all of it is in log.txt
     try:
         return run(args, cfg)
     except DPLError as e:
@@ -140,7 +195,7 @@ def main(args):
 
 
 def cli(argv=None):
-    return main(build_parser().parse_args(argv))
+    return main(parse_args(argv))
 
 
 if __name__ == "__main__":

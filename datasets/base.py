@@ -60,6 +60,12 @@ class CoOpDataset(DatasetBase):
         raise NotImplementedError
 
     @classmethod
+    def source_files(cls, root):
+        """Files whose content defines the splits (split or class lists); a run's fingerprint hashes them, so a
+        dataset replaced under the same name is told apart. Folder-only datasets have none."""
+        return []
+
+    @classmethod
     def missing_images(cls, items):
         return [item.impath for item in items if not os.path.isfile(item.impath)]
 
@@ -126,11 +132,15 @@ class SplitFileDataset(CoOpDataset):
         return os.path.join(cls.folder(root), cls.split_file)
 
     @classmethod
+    def source_files(cls, root):
+        return [cls.split_path_of(root)]
+
+    @classmethod
     def read_splits(cls, root):
         cls.require_dir(cls.folder(root))
         image_dir = cls.require_dir(cls.image_dir_of(root), "Image folder not found")
         split_path = cls.require_file(cls.split_path_of(root), "Split file not found")
-        train, val, test = read_split(split_path, image_dir, where=cls.where())
+        train, val, test = read_split(split_path, image_dir, where=cls.where(), dataset_dir=cls.folder(root))
         out = {"train": train, "val": val, "test": test}
         if cls.classname_map:
             out = {k: cls._renamed(v) for k, v in out.items()}

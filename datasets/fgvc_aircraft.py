@@ -15,6 +15,10 @@ class FGVCAircraft(CoOpDataset):
                    "test": "images_variant_test.txt"}
 
     @classmethod
+    def source_files(cls, root):
+        return [os.path.join(cls.folder(root), f) for f in ("variants.txt", *cls.split_files.values())]
+
+    @classmethod
     def read_splits(cls, root):
         folder = cls.require_dir(cls.folder(root))
         image_dir = cls.require_dir(os.path.join(folder, "images"), "Image folder not found")

@@ -70,6 +70,10 @@ class ImageNet(CoOpDataset):
         return os.path.join(cls.folder(root), "classnames.txt")
 
     @classmethod
+    def source_files(cls, root):
+        return [cls.classnames_path(root)]
+
+    @classmethod
     def read_splits(cls, root):
         folder = cls.require_dir(cls.folder(root))
         image_dir = cls.require_dir(os.path.join(folder, "images"), "Image folder not found")

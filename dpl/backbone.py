@@ -115,28 +115,41 @@ def save_tiny_clip_archive(path, seed=0, jit=True):
 
 # ------------------------------------------------------------------------------------------------ real files
 
+def _from_path(name, path):
+    """The weights file ``MODEL.BACKBONE.PATH`` names for ``name``: the file itself, or the official file in a folder."""
+    filename, url = official_filename(name), clip_impl._MODELS[name]
+    path = os.path.expanduser(str(path))
+    if os.path.isdir(path):
+        candidate = os.path.join(path, filename)
+        if not os.path.isfile(candidate):
+            raise BackboneError(f"MODEL.BACKBONE.PATH is the directory {path}, which has no {filename} "
+                                f"(the {name} weights, {url}). Put the file there or point "
+                                "MODEL.BACKBONE.PATH at the weights file.")
+        return candidate
+    if os.path.isfile(path):
+        return path
+    raise BackboneError(f"MODEL.BACKBONE.PATH {path} does not exist; expected the {name} weights file "
+                        f"({filename}) or a directory holding it.")
+
+
+def local_weights_file(name, path=""):
+    """The file ``load_clip(name, path)`` would read, without downloading anything: None for tiny-random (built in
+    memory) or when the file is not on this machine yet."""
+    _check_name(name)
+    if name == TINY_NAME:
+        return None
+    if path:
+        return _from_path(name, path)
+    cached = os.path.join(clip_cache_dir(), official_filename(name))
+    return cached if os.path.isfile(cached) else None
+
+
 def _locate(name, path):
     """The weights file for real backbone ``name``: from ``path``, the cache dir, or a download."""
-    filename = official_filename(name)
-    url = clip_impl._MODELS[name]
-    if path:
-        path = os.path.expanduser(str(path))
-        if os.path.isdir(path):
-            candidate = os.path.join(path, filename)
-            if not os.path.isfile(candidate):
-                raise BackboneError(f"MODEL.BACKBONE.PATH is the directory {path}, which has no {filename} "
-                                    f"(the {name} weights, {url}). Put the file there or point "
-                                    "MODEL.BACKBONE.PATH at the weights file.")
-            return candidate
-        if os.path.isfile(path):
-            return path
-        raise BackboneError(f"MODEL.BACKBONE.PATH {path} does not exist; expected the {name} weights file "
-                            f"({filename}) or a directory holding it.")
-    cache = clip_cache_dir()
-    cached = os.path.join(cache, filename)
-    if os.path.isfile(cached):
-        return cached
-    return _download(name, url, cache, filename)
+    found = local_weights_file(name, path)
+    if found or path:
+        return found
+    return _download(name, clip_impl._MODELS[name], clip_cache_dir(), official_filename(name))
 
 
 def _download(name, url, cache, filename):

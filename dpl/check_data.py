@@ -77,22 +77,29 @@ def _traps(cls, root):
 
 
 def _unreadable(items, limit, missing):
-    """PIL-verify up to ``limit`` of the images not in ``missing``; returns (unreadable paths, number checked)."""
+    """PIL-verify, then decode as training does, up to ``limit`` of the images not in ``missing``; returns
+    (unreadable paths, paths that decode to a single colour, number checked)."""
     from PIL import Image
+
+    from dpl.engine.utils.tools import read_image
 
     missing = set(missing)
     present = [i.impath for i in items if i.impath not in missing]
     if limit and len(present) > limit:  # evenly spread sample, deterministic
         step = len(present) / limit
         present = [present[int(k * step)] for k in range(limit)]
-    bad = []
+    bad, constant = [], []
     for path in present:
         try:
             with Image.open(path) as im:
                 im.verify()
+            extrema = read_image(path).getextrema()
         except Exception:  # PIL raises many types for broken files
             bad.append(path)
-    return bad, len(present)
+            continue
+        if all(lo == hi for lo, hi in extrema):
+            constant.append(path)
+    return bad, constant, len(present)
 
 
 def check_dataset(name, root, verify_limit=1000, folder=None):
@@ -134,7 +141,7 @@ def check_dataset(name, root, verify_limit=1000, folder=None):
                 problems.append(str(e))
             return row, problems, notes
     notes += [str(w.message) for w in caught]
-    labels, unreadable, verified = set(), [], 0
+    labels, unreadable, constant, verified = set(), [], [], 0
     checked = {}  # id(list) -> missing images; ImageNet's val and test are one list, checked once
     for split, items in splits.items():
         labels |= {i.label for i in items}
@@ -147,8 +154,9 @@ def check_dataset(name, root, verify_limit=1000, folder=None):
             problems.append(f"{len(missing)} of {len(items)} {split} images missing, e.g. "
                             + ", ".join(missing[:MAX_LISTED]))
         if first:
-            bad, n = _unreadable(items, verify_limit, missing)
+            bad, blank, n = _unreadable(items, verify_limit, missing)
             unreadable += bad
+            constant += blank
             verified += n
         if not items:
             problems.append(f"the {split} split is empty")
@@ -156,6 +164,11 @@ def check_dataset(name, root, verify_limit=1000, folder=None):
     row["unreadable"] = f"{len(unreadable)} of {verified} checked"
     if unreadable:
         problems.append(f"{len(unreadable)} unreadable images, e.g. " + ", ".join(unreadable[:MAX_LISTED]))
+    if constant:
+        # one blank image may be real; many mean files that decode wrong (an unusual format, blank exports)
+        listed = (f"{len(constant)} of {verified} checked images decode to a single colour, e.g. "
+                  + ", ".join(constant[:MAX_LISTED]))
+        (problems if len(constant) * 100 >= verified else notes).append(listed)
     return row, problems, notes
 
 
@@ -184,7 +197,10 @@ def main(argv=None):
     if args.folder and "CustomFolder" not in names:
         names.append("CustomFolder")
     if not names:
-        print(f"No dataset folders found under {root}; see DATASETS.md for the expected layout.")
+        print(f"No dataset folders found under {root}; see DATASETS.md for the expected layout of each benchmark.\n"
+              "A dataset of your own (a folder with one sub-folder of images per class, or a split.json) is checked "
+              "with --folder PATH (absolute, or relative to --root): the folder your runs name in DATASET.FOLDER, "
+              "e.g. python -m dpl.check_data --root DATA --folder my_photos")
         return 1
     rows, report, failed = [], [], False
     for name in names:

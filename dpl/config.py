@@ -6,12 +6,17 @@ import os
 import yaml
 from yacs.config import CfgNode as CN
 
+from dpl.config_checks import check_values
 from dpl.engine.config import get_cfg_default
 from dpl.errors import ConfigError
 
 
 def extend_cfg_common(cfg):
     """Keys every trainer may read, then each trainer's own node (``trainers.extend_cfg``)."""
+    # Prompts are small: a checkpoint every epoch makes a killed run resume where it stopped; the newest few
+    # are kept (0 keeps all, e.g. to evaluate an earlier epoch later).
+    cfg.TRAIN.CHECKPOINT_FREQ = 1
+    cfg.TRAIN.CHECKPOINT_KEEP = 3
     cfg.DATASET.SUBSAMPLE_CLASSES = "all"  # all, base or new (base-to-new protocol)
     cfg.DATASET.FOLDER = ""  # the custom folder dataset: a folder of <class>/<image> files
     cfg.MODEL.BACKBONE.PATH = ""  # CLIP weights file; "" = look in the CLIP cache dir
@@ -151,5 +156,6 @@ def setup_cfg(args):
     opts = getattr(args, "opts", None) or []
     merge_from_list(cfg, opts)
     apply_backbone_input(cfg, explicit=opts[0::2])
+    check_values(cfg)
     cfg.freeze()
     return cfg

@@ -1,5 +1,8 @@
 """The one place a trainer turns ``TRAINER.LAYOUT`` into a PromptLayout (or its hand design when unset)."""
-from dpl.errors import ConfigError
+import json
+import os
+
+from dpl.errors import ConfigError, LayoutError
 from dpl.prompting import PromptLayout
 
 
@@ -9,10 +12,31 @@ def layout_from_cfg(cfg, clip_model, max_length, default=None):
     spec = cfg.TRAINER.LAYOUT
     if not spec:
         return default
-    layout = PromptLayout.from_spec(spec, clip_model.vision_layers, clip_model.text_layers,
-                                    max_length=max_length, backbone=cfg.MODEL.BACKBONE.NAME)
+    backbone = cfg.MODEL.BACKBONE.NAME
+    try:
+        layout = PromptLayout.from_spec(spec, clip_model.vision_layers, clip_model.text_layers,
+                                        max_length=max_length, backbone=backbone)
+    except LayoutError as e:
+        made_for = _file_backbone(spec)
+        if made_for and made_for != backbone:
+            raise LayoutError(f"{e}. The layout was made for backbone {made_for}; this run loads {backbone} "
+                              f"(MODEL.BACKBONE.NAME): search a layout on {backbone}, or run {made_for}") from None
+        raise
+    if layout.backbone and layout.backbone != backbone:
+        print(f"WARNING: TRAINER.LAYOUT={spec} was made for backbone {layout.backbone} but this run loads {backbone}; "
+              "the depths agree, so its lengths are used as they are (a layout searched on this backbone may differ)")
     print(f"Prompt layout from TRAINER.LAYOUT={spec}: {layout.summary()}")
     return layout
+
+
+def _file_backbone(spec):
+    """The ``backbone`` a layout file names ("" when ``spec`` is no readable layout file)."""
+    try:
+        with open(os.path.expanduser(spec)) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return ""
+    return str(data.get("backbone", "")) if isinstance(data, dict) else ""
 
 
 def context_length_from_layout(cfg, clip_model, node):

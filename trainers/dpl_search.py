@@ -140,9 +140,11 @@ class DPLSearch(PromptTrainer):
 
     # ---- per epoch / end of search ------------------------------------------------------------------
     def after_epoch(self):
-        super().after_epoch()
+        # The epoch's alphas file first, its checkpoint after: a run killed in between redoes the epoch and
+        # rewrites the file, while the reverse order would resume past an epoch whose file was never written.
         probs = self.model.architecture.probabilities()
         save_alpha_probabilities(self.output_dir, self.epoch + 1, probs)
+        super().after_epoch()
         for branch, p in probs.items():
             conf, length = p.max(dim=-1)
             cells = " ".join(f"{k}({c:.2f})" for k, c in zip(length.tolist(), conf.tolist()))
@@ -157,13 +159,18 @@ class DPLSearch(PromptTrainer):
         arch = self.model.architecture
         probs = arch.probabilities()
         layout = arch.derive_layout(backbone=self.cfg.MODEL.BACKBONE.NAME, source=self.output_dir)
+        if self.fingerprint is not None:  # what the scripts compare before they reuse this search
+            layout.extra["fingerprint"] = self.fingerprint
         layout.validate(self.clip.vision_layers, self.clip.text_layers, c.MAX_LENGTH)
         report = diagnose(probs, c.COLLAPSE_ZERO_FRACTION, c.UNDECIDED_MARGIN)
         print(f"Searched layout: {layout.summary()}")
         for line in report.lines():
             print(line)
+        d = self.cfg.DATASET
+        title = (f"DPL search: {d.NAME}{f' ({d.FOLDER})' if d.FOLDER else ''}, {self.cfg.MODEL.BACKBONE.NAME}, "
+                 f"{d.NUM_SHOTS} shots, seed {self.cfg.SEED}")
         plot_search({b: p.float().cpu().numpy() for b, p in probs.items()}, load_alpha_history(self.output_dir),
-                    os.path.join(self.output_dir, PLOT_FILE), title=f"DPL search ({self.cfg.DATASET.NAME})")
+                    os.path.join(self.output_dir, PLOT_FILE), title=title, notes=report.warnings)
         path = os.path.join(self.output_dir, LAYOUT_FILE)
         layout.save(path)  # last: its presence marks the search as done
         print(f"Layout saved to {path}")

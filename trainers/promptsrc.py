@@ -9,10 +9,9 @@ normalised, computed once in fp32 (as the official code does);
 the frozen image features come from the same CLIP run without prompts (no second copy of the model). GPA: the
 prompt_learner state after epoch e is weighted by a Gaussian over e = 1..MAX_EPOCH (GPA_MEAN, GPA_STD), the
 weights normalised to sum to 1; after the last epoch the aggregate replaces the prompts and is what is saved
-and tested.
+and tested. The running sum is saved in every checkpoint.
 """
 import math
-import os.path as osp
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +19,6 @@ from yacs.config import CfgNode as CN
 
 from dpl.deep_prompts import DeepPromptLearner, build_ivlp_learner, ivlp_official_checkpoint
 from dpl.engine import TRAINER_REGISTRY
-from dpl.engine.utils.io import atomic_torch_save
 from dpl.templates import IMAGENET_TEMPLATES_60
 from dpl.text import mean_text_features
 from dpl.trainer_base import PromptTrainer
@@ -106,20 +104,23 @@ class PromptSRC(PromptTrainer):
         return loss, {"ce": ce.item(), **{k: v.item() for k, v in terms.items()}}
 
     # ---- Gaussian prompt aggregation ---------------------------------------------------------------
-    def _gpa_file(self):
-        return osp.join(self.output_dir, "gpa_running_sum.pth")
+    # The running sum travels in the epoch's checkpoint (not a file of its own), so a resume always continues
+    # the sum of exactly the epochs its prompts have seen.
+    def checkpoint_extras(self):
+        extras = super().checkpoint_extras()
+        if self.gpa_state is not None:
+            extras["gpa"] = {"epochs_done": self.epoch + 1, "sum": self.gpa_state}
+        return extras
 
-    def before_train(self):
-        super().before_train()
-        # A resumed run continues the running sum, if it was saved for exactly the epochs already done.
-        if self.start_epoch > 0 and osp.isfile(self._gpa_file()):
-            saved = torch.load(self._gpa_file(), map_location=self.device)
-            if saved["epochs_done"] == self.start_epoch:
-                self.gpa_state = saved["sum"]
-                print(f"GPA: resumed the running sum of epochs 1..{self.start_epoch}")
-            else:
-                print(f"Warning: GPA sum covers {saved['epochs_done']} epochs, the run resumes after "
-                      f"{self.start_epoch}; aggregating from here only")
+    def restore_checkpoint_extras(self, checkpoint):
+        super().restore_checkpoint_extras(checkpoint)
+        saved = checkpoint.get("gpa")
+        if saved is not None and saved.get("epochs_done") == checkpoint.get("epoch"):
+            self.gpa_state = {k: v.to(self.device) for k, v in saved["sum"].items()}
+            print(f"GPA: resumed the running sum of epochs 1..{saved['epochs_done']}")
+        else:
+            print(f"Warning: the checkpoint of epoch {checkpoint.get('epoch')} holds no GPA running sum (written by "
+                  "an older version); the aggregate covers the remaining epochs only")
 
     def after_epoch(self):
         weight = self.gpa[self.epoch]
@@ -129,6 +130,4 @@ class PromptSRC(PromptTrainer):
             print("GPA: loading the Gaussian-weighted average of the prompts of every epoch")
             current = self.model.prompt_learner.state_dict()
             self.model.prompt_learner.load_state_dict({k: v.to(current[k].dtype) for k, v in self.gpa_state.items()})
-        else:
-            atomic_torch_save({"epochs_done": self.epoch + 1, "sum": self.gpa_state}, self._gpa_file())
         super().after_epoch()

@@ -106,6 +106,7 @@ def _model(cfg):
 def _train_test(cfg):
     cfg.TRAIN = CN()
     cfg.TRAIN.CHECKPOINT_FREQ = 0  # 0: save only after the last epoch
+    cfg.TRAIN.CHECKPOINT_KEEP = 0  # not in Dassl: epochs of checkpoints kept per model, newest first (0: all)
     cfg.TRAIN.PRINT_FREQ = 10
     cfg.TRAIN.COUNT_ITER = "train_x"  # train_x, train_u or smaller_one
     cfg.TRAIN.TENSORBOARD = False  # not in Dassl (which always writes): summaries under OUTPUT_DIR/tensorboard

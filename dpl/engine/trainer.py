@@ -16,8 +16,9 @@ from dpl.engine.registry import Registry
 from dpl.engine.utils.dassl_compat import read_checkpoint
 from dpl.engine.utils.logger import console_stream
 from dpl.engine.utils.meters import AverageMeter, MetricMeter
+from dpl.engine.utils import epoch_checkpoints
 from dpl.engine.utils.torchtools import (BEST_NAME, POINTER_NAME, get_rng_state, latest_checkpoint_path,
-                                         load_checkpoint, resume_from_checkpoint, save_checkpoint)
+                                         load_checkpoint, restore_checkpoint, save_checkpoint)
 from dpl.errors import CheckpointError
 
 TRAINER_REGISTRY = Registry("TRAINER")
@@ -43,6 +44,9 @@ class TrainerBase:
         self._optims = OrderedDict()
         self._scheds = OrderedDict()
         self._writer = None
+        # What identifies the run (dpl.run_identity; train.py sets it): stored in every checkpoint, and a resume
+        # from checkpoints that carry another one is refused.
+        self.fingerprint = None
 
     # ---- models --------------------------------------------------------------------------------------
     def register_model(self, name="model", model=None, optim=None, sched=None):
@@ -109,9 +113,14 @@ class TrainerBase:
 
     # ---- checkpoints ---------------------------------------------------------------------------------
     def save_model(self, epoch, directory, is_best=False, val_result=None, model_name=""):
-        """``directory/<name>/model.pth.tar-<epoch+1>`` (or ``model_name``) for every registered model."""
+        """``directory/<name>/model.pth.tar-<epoch+1>`` (or ``model_name``) for every registered model.
+
+        An epoch's files are one unit: every model's file is written before any ``checkpoint`` pointer moves,
+        so a run killed in between resumes every model from the same epoch (see ``epoch_checkpoints``)."""
         rng_state = get_rng_state()
-        for name in self.get_model_names():
+        extras = self.checkpoint_extras()
+        names = self.get_model_names()
+        for name in names:
             optim, sched = self._optims[name], self._scheds[name]
             state = {
                 "state_dict": self._models[name].state_dict(),
@@ -120,27 +129,58 @@ class TrainerBase:
                 "scheduler": sched.state_dict() if sched is not None else None,
                 "val_result": val_result,
                 "rng_state": rng_state,
-                **self.checkpoint_extras(),
+                **extras,
             }
-            save_checkpoint(state, os.path.join(directory, name), is_best=is_best, model_name=model_name)
+            if self.fingerprint is not None:
+                state["fingerprint"] = self.fingerprint
+            save_checkpoint(state, os.path.join(directory, name), is_best=is_best, model_name=model_name,
+                            update_pointer=False)
+        if not model_name:
+            for name in names:
+                epoch_checkpoints.write_pointer(os.path.join(directory, name), epoch + 1)
 
     def _has_checkpoints(self, directory):
         names = self.get_model_names()
-        return bool(names) and all(os.path.isfile(os.path.join(directory, n, POINTER_NAME)) for n in names)
+        return bool(names) and epoch_checkpoints.has_any(directory, names)
 
     def resume_model_if_exist(self, directory):
-        """Resume every registered model from ``directory``; return the epoch to start from (0: none found)."""
+        """Resume every registered model from ``directory``; return the epoch to start from (0: none found).
+
+        Every model resumes from the same epoch: the newest of which all have a readable checkpoint."""
+        names = self.get_model_names()
         if not directory or not self._has_checkpoints(directory):
             print("No checkpoint found, train from scratch")
             return 0
+        epochs = epoch_checkpoints.complete_epochs(directory, names)
+        if not epochs:
+            found = {n: sorted(epoch_checkpoints.epoch_files(os.path.join(directory, n))) for n in names}
+            print(f"WARNING: no epoch of which every model has a checkpoint in {directory} (epochs per model: "
+                  f"{found}; a run killed while saving its first checkpoint); train from scratch")
+            return 0
         print(f"Found checkpoint at {directory} (will resume training)")
-        start_epoch = 0
-        for name in self.get_model_names():
-            start_epoch = resume_from_checkpoint(os.path.join(directory, name), self._models[name],
-                                                 self._optims[name], self._scheds[name])
-        first = os.path.join(directory, self.get_model_names()[0])
-        self.restore_checkpoint_extras(load_checkpoint(latest_checkpoint_path(first)))
-        return start_epoch
+        epoch, checkpoints = epoch_checkpoints.load_newest_readable(directory, names, epochs)
+        for note in epoch_checkpoints.pointer_notes(directory, names, epoch):
+            print(f"WARNING: {note}")
+        self.check_resume(checkpoints, directory, epoch)
+        for name in names:
+            path = epoch_checkpoints.epoch_file(os.path.join(directory, name), epoch)
+            print(f"Loading checkpoint from {path}")
+            restore_checkpoint(checkpoints[name], path, self._models[name], self._optims[name], self._scheds[name])
+        self.restore_checkpoint_extras(checkpoints[names[0]])
+        print(f"Previous epoch: {epoch}")
+        return epoch
+
+    def check_resume(self, checkpoints, directory, epoch):
+        """Refuse checkpoints ({name: checkpoint} of ``epoch``) that a run of another configuration wrote."""
+        if self.fingerprint is None:
+            return
+        from dpl.run_identity import check_checkpoint
+
+        name = self.get_model_names()[0]
+        path = epoch_checkpoints.epoch_file(os.path.join(directory, name), epoch)
+        warning = check_checkpoint(checkpoints[name], path, self.fingerprint)
+        if warning:
+            print(f"WARNING: {warning}")
 
     def checkpoint_extras(self):
         """Trainer state beyond models, optimisers and schedulers that a resume needs (e.g. the AMP grad
@@ -151,15 +191,15 @@ class TrainerBase:
         """Put back what ``checkpoint_extras`` saved (``checkpoint`` is the latest one of the first model)."""
 
     def _checkpoint_file(self, model_dir, epoch):
-        if epoch is not None:
-            return os.path.join(model_dir, f"model.pth.tar-{epoch}")
-        best = os.path.join(model_dir, BEST_NAME)
-        if os.path.isfile(best):
-            return best
-        if not os.path.isfile(os.path.join(model_dir, POINTER_NAME)):
+        path, note = epoch_checkpoints.checkpoint_to_evaluate(model_dir, epoch)
+        if path is None:
             raise CheckpointError(f"No checkpoint in {model_dir}: neither {BEST_NAME} nor a {POINTER_NAME} "
-                                  "file naming the latest epoch")
-        return latest_checkpoint_path(model_dir)
+                                  "file naming the latest epoch, nor any model.pth.tar-<epoch> file")
+        if epoch is not None and not os.path.isfile(path):
+            raise CheckpointError(f"Model not found at {path} ({epoch_checkpoints.kept_note(model_dir)})")
+        if note:
+            print(f"WARNING: {note}")
+        return path
 
     def load_model(self, directory, epoch=None):
         """Load weights for evaluation: epoch ``epoch``, else the best model, else the latest one."""
@@ -303,7 +343,7 @@ class SimpleTrainer(TrainerBase):
         if self.cfg.RESUME and not self._has_checkpoints(self.cfg.RESUME):
             # Dassl silently starts from scratch here; an explicit --resume that finds nothing is a mistake
             raise CheckpointError(f"--resume {self.cfg.RESUME}: no checkpoints there (expected "
-                                  f"<dir>/<model>/{POINTER_NAME} for models {', '.join(self.get_model_names())})")
+                                  f"<dir>/<model>/model.pth.tar-<epoch> for models {', '.join(self.get_model_names())})")
         self.start_epoch = self.resume_model_if_exist(directory)
         if self.start_epoch > 0:
             self._restore_best_result(directory)
@@ -346,6 +386,7 @@ class SimpleTrainer(TrainerBase):
                 self.save_model(self.epoch, self.output_dir, val_result=curr_result, model_name=BEST_NAME)
         if meet_checkpoint_freq or last_epoch:
             self.save_model(self.epoch, self.output_dir)
+            epoch_checkpoints.prune(self.output_dir, self.get_model_names(), self.cfg.TRAIN.get("CHECKPOINT_KEEP", 0))
 
     def before_test(self):
         """Hook run once per evaluation, after eval mode is set (e.g. compute class text features)."""

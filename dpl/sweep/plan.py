@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpl.errors import ConfigError
+from dpl.run_identity import OtherRunError
 
 REPO = Path(__file__).resolve().parents[2]
 STEP_SCRIPT = REPO / "scripts" / "dpl" / "step.sh"
@@ -29,6 +30,8 @@ class Job:
     finished: bool
     env: dict
     deps: list = field(default_factory=list)  # run_dirs of the jobs this one waits for
+    argv: list = field(default_factory=list)  # its train.py arguments
+    conflict: str = ""  # why it cannot run: its folder holds another configuration's run
 
     @property
     def key(self):
@@ -47,7 +50,8 @@ class Job:
         return os.path.join(self.run_dir, "layout.json" if self.step == "search" else "results.json")
 
     def is_finished(self):
-        return os.path.isfile(self.marker())
+        """Finished with this sweep's configuration (a folder holding another configuration's run never is)."""
+        return not self.conflict and os.path.isfile(self.marker())
 
 
 @dataclass
@@ -85,7 +89,7 @@ def _script_env(env):
 
 
 def query_plan(protocol, dataset, shots, seeds, env):
-    """``step.sh --plan`` for one trainer: [(seed, step, finished, run_dir)]."""
+    """``step.sh --plan`` for one trainer: [(seed, step, marker present, run_dir, train.py argv)]."""
     proc = subprocess.run(["bash", str(STEP_SCRIPT), "--plan", protocol, dataset, str(shots), *map(str, seeds)],
                           capture_output=True, text=True, env=_script_env(env), cwd=REPO)
     if proc.returncode != 0:
@@ -93,9 +97,26 @@ def query_plan(protocol, dataset, shots, seeds, env):
                           f"{(proc.stderr or proc.stdout).strip()}")
     rows = []
     for line in proc.stdout.splitlines():
-        seed, step, state, run_dir = line.split(" ", 3)
-        rows.append((int(seed), step, state == "finished", run_dir))
+        if line.startswith("step "):
+            _, seed, step, state, run_dir = line.split(" ", 4)
+            rows.append((int(seed), step, state == "finished", run_dir, []))
+        elif line.startswith("arg ") and rows:
+            rows[-1][4].append(line[4:])
     return rows
+
+
+def finished_with_this_configuration(run_dir, argv):
+    """What the scripts decide before running a step (``dpl.run_identity``): True when ``run_dir`` holds a finished
+    run of exactly ``argv``'s configuration; OtherRunError when it holds another configuration's."""
+    from dpl.config import setup_cfg
+    from dpl.run_identity import finished
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from train import parse_args
+
+    args = parse_args(argv)
+    return finished(run_dir, setup_cfg(args), args.eval_only, args.model_dir, args.load_epoch)
 
 
 def expand(protocol, datasets, shots, seeds, trainers, settings):
@@ -109,11 +130,18 @@ def expand(protocol, datasets, shots, seeds, trainers, settings):
         for dataset in datasets:
             for k in shots:
                 previous = {}
-                for seed, step, finished, run_dir in query_plan(protocol, dataset, k, seeds, env):
+                for seed, step, marker, run_dir, argv in query_plan(protocol, dataset, k, seeds, env):
                     deps = [previous[seed]] if seed in previous else []
                     previous[seed] = run_dir
-                    if run_dir not in jobs:
-                        jobs[run_dir] = Job(step, protocol, dataset, k, seed, trainer, run_dir, finished, env, deps)
+                    if run_dir in jobs:
+                        continue
+                    job = Job(step, protocol, dataset, k, seed, trainer, run_dir, False, env, deps, argv)
+                    if marker:
+                        try:
+                            job.finished = finished_with_this_configuration(run_dir, argv)
+                        except OtherRunError as e:
+                            job.conflict = str(e)
+                    jobs[run_dir] = job
     return list(jobs.values())
 
 

@@ -80,7 +80,7 @@ def counts(jobs, state):
             out["done"] += 1
         elif alive(state, job):
             out["running"] += 1
-        elif state.jobs.get(job.key, {}).get("status") == "failed":
+        elif job.conflict or state.jobs.get(job.key, {}).get("status") == "failed":
             out["failed"] += 1
         else:
             out["pending"] += 1
@@ -114,6 +114,12 @@ def run_local(jobs, state, max_parallel, gpus=(), gpus_per_job=1, threads=None, 
         if not job.is_finished() and alive(state, job):
             log(f"[sweep] still running from an earlier runner: {job.label} (pid {state.jobs[job.key]['job_id']})")
             running[job.key] = (None, None)
+
+    for job in jobs:  # folders holding another configuration's run: refused, as the scripts refuse them
+        if job.conflict:
+            failed.add(job.key)
+            state.record(job.key, status="failed", log=job.conflict)
+            log(f"[sweep] refused: {job.label}: {job.conflict}")
 
     def blocked(job):
         return any(d in failed for d in job.deps)
@@ -168,9 +174,15 @@ def run_slurm(jobs, state, partition="", timeout_min=24 * 60, gpus_per_job=1, cp
 
     if executor is None:
         executor = submitit.AutoExecutor(folder=os.path.join(state.folder, "submitit"), cluster="slurm")
-    submitted = {}
+    submitted, refused = {}, set()
     for job in jobs:
         if job.is_finished():
+            continue
+        if job.conflict or any(d in refused for d in job.deps):
+            refused.add(job.key)
+            why = job.conflict or "not submitted: a job it needs was refused"
+            state.record(job.key, status="failed", log=why)
+            log(f"[sweep] refused: {job.label}: {why}")
             continue
         if alive(state, job):
             submitted[job.key] = state.jobs[job.key]["job_id"]

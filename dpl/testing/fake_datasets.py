@@ -24,7 +24,9 @@ def write_image(path, label=0, size=8):
     """A tiny JPEG/PNG (by extension) whose colour depends on ``label``."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     colour = ((label * 67) % 256, (label * 131 + 40) % 256, (label * 29 + 90) % 256)
-    Image.new("RGB", (size, size), colour).save(path)
+    image = Image.new("RGB", (size, size), colour)
+    image.paste((0, 0, 0), (0, 0, 1, size))  # a dark left column: no image is a single colour (check_data flags those)
+    image.save(path)
 
 
 def _counts(per_split):

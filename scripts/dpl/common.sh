@@ -38,7 +38,7 @@ SEARCH_CFG="${SEARCH_CFG:-search${FIXED_SUFFIX}}"
 # Default interpreter: python, or python3 where only that exists.
 PYTHON="${PYTHON:-$(command -v python > /dev/null && echo python || echo python3)}"
 OPTS="${OPTS:-}"
-# Folder holding datasets/ and trainers/ configs (your own copies, say); default the repository's.
+# Folder holding datasets/ and trainers/ configs of your own; a config it lacks is taken from the repository's.
 if [[ -n "${CONFIG_ROOT:-}" ]]; then CONFIG_ROOT="$(abs_from_caller "$CONFIG_ROOT")"; else CONFIG_ROOT="configs"; fi
 # PYTHON may carry arguments ("python3 -u"); OPTS is a list of KEY VALUE pairs.
 read -r -a PYTHON_CMD <<< "$PYTHON"
@@ -75,11 +75,32 @@ default_cfg() {
 # Trainers that can take a prompt layout; ZeroshotCLIP learns nothing.
 takes_layout() { [[ "$1" != "ZeroshotCLIP" ]]; }
 
-# Resolve CFG, LAYOUT and the run-dir tag for the current TRAINER. Sets CFG_NAME, LAYOUT_MODE
-# (searched | none | spec), LAYOUT_SPEC (the TRAINER.LAYOUT value for spec) and LAYOUT_TAG.
+# The backbone as a folder-name fragment: ViT-B/16 -> vit_b16, ViT-L/14@336px -> vit_l14_336px,
+# tiny-random -> tiny_random.
+backbone_tag() {
+    printf '%s' "$1" | tr '[:upper:]' '[:lower:]' | sed -e 's#/##g' -e 's/[^a-z0-9]/_/g'
+}
+
+# A config name as run-folder name for the backbone actually used: the shipped configs are written for ViT-B/16
+# (vit_b16_*), so that prefix becomes the backbone's tag; other names get the tag appended (none for ViT-B/16).
+# A tiny-random smoke run never lands in a vit_b16_* folder.
+run_name() {
+    local cfg="$1" tag
+    tag="$(backbone_tag "$BACKBONE")"
+    case "$cfg" in
+        vit_b16*) echo "${tag}${cfg#vit_b16}" ;;
+        *) if [[ "$tag" == "vit_b16" ]]; then echo "$cfg"; else echo "${cfg}_${tag}"; fi ;;
+    esac
+}
+
+# Resolve CFG, LAYOUT and the run-dir names for the current TRAINER. Sets CFG_NAME, RUN_NAME and SEARCH_NAME (the
+# folder names of the trainer's and the search's runs), LAYOUT_MODE (searched | none | spec), LAYOUT_SPEC (the
+# TRAINER.LAYOUT value for spec) and LAYOUT_TAG.
 resolve_settings() {
     local protocol="$1"
     CFG_NAME="${CFG:-$(default_cfg "$TRAINER" "$protocol")}"
+    RUN_NAME="$(run_name "$CFG_NAME")"
+    SEARCH_NAME="$(run_name "$SEARCH_CFG")"
     local layout="${LAYOUT:-}"
     if [[ -z "$layout" ]]; then
         case "$TRAINER" in
@@ -116,23 +137,41 @@ sanitize() {
     echo "${s%.json}"
 }
 
+# A config file: CONFIG_ROOT/<rel>, else the shipped configs/<rel> (a CONFIG_ROOT of your own need only hold
+# what you add, e.g. datasets/mine.yaml). Prints nothing when neither exists.
+find_config() {
+    local f
+    for f in "$CONFIG_ROOT/$1" "configs/$1"; do
+        [[ -f "$f" ]] && { echo "$f"; return; }
+    done
+    return 0
+}
+
+# The files a config folder offers (both roots), for error messages.
+available_configs() {
+    ls "$CONFIG_ROOT/$1" "configs/$1" 2>/dev/null | grep '\.yaml$' | sed 's/\.yaml$//' | sort -u | tr '\n' ' '
+}
+
 dataset_config() {
-    local f="$CONFIG_ROOT/datasets/$1.yaml"
-    [[ -f "$f" ]] || die "no dataset config '$f' for DATASET '$1' (available: $(ls "$CONFIG_ROOT/datasets" 2>/dev/null | sed 's/\.yaml$//' | tr '\n' ' '))"
+    local f
+    f="$(find_config "datasets/$1.yaml")"
+    [[ -n "$f" ]] || die "no dataset config '$CONFIG_ROOT/datasets/$1.yaml' for DATASET '$1' (available: $(available_configs datasets))"
     echo "$f"
 }
 
 trainer_config() {
-    local f="$CONFIG_ROOT/trainers/$1/$2.yaml"
-    [[ -f "$f" ]] || die "no trainer config '$f' (TRAINER=$1, CFG=$2; available: $(ls "$CONFIG_ROOT/trainers/$1" 2>/dev/null | sed 's/\.yaml$//' | tr '\n' ' '))"
+    local f
+    f="$(find_config "trainers/$1/$2.yaml")"
+    [[ -n "$f" ]] || die "no trainer config '$CONFIG_ROOT/trainers/$1/$2.yaml' (TRAINER=$1, CFG=$2; available: $(available_configs "trainers/$1"))"
     echo "$f"
 }
 
-# The search config lives under configs/trainers/DPLSearch/ or with DPL's configs.
+# The search config lives under trainers/DPLSearch/ or with DPL's configs.
 search_config() {
     local f
-    for f in "$CONFIG_ROOT/trainers/DPLSearch/$SEARCH_CFG.yaml" "$CONFIG_ROOT/trainers/DPL/$SEARCH_CFG.yaml"; do
-        [[ -f "$f" ]] && { echo "$f"; return; }
+    for f in "trainers/DPLSearch/$SEARCH_CFG.yaml" "trainers/DPL/$SEARCH_CFG.yaml"; do
+        f="$(find_config "$f")"
+        [[ -n "$f" ]] && { echo "$f"; return; }
     done
     die "no search config '$SEARCH_CFG.yaml' under $CONFIG_ROOT/trainers/DPLSearch/ or $CONFIG_ROOT/trainers/DPL/ (SEARCH_CFG=$SEARCH_CFG)"
 }
@@ -150,34 +189,65 @@ max_epoch() {
     echo "$e"
 }
 
-# python train.py with the shared arguments; OPTS come last so the user's pairs win.
-train_py() {
-    "${PYTHON_CMD[@]}" train.py --root "$DATA" --backbone "$BACKBONE" "$@" "${OPTS_ARR[@]}"
+# train_args ARGS...: PY_ARGS, the train.py arguments of a run: the shared ones, the run's ARGS, then OPTS (last, so
+# the user's pairs win).
+train_args() {
+    PY_ARGS=(--root "$DATA" --backbone "$BACKBONE" "$@" "${OPTS_ARR[@]}")
 }
 
-# run_train OUT_DIR ARGS...: one train/eval run, skipped when finished (results.json present);
+train_py() {
+    train_args "$@"
+    "${PYTHON_CMD[@]}" train.py "${PY_ARGS[@]}"
+}
+
+# finished_run OUT_DIR MARKER ARGS...: true when OUT_DIR holds a finished run (MARKER present) of exactly the
+# configuration ARGS give (its recorded fingerprint matches; dpl/run_identity.py); false when it holds none (the
+# step runs, an interrupted one resumes). Stops the script when OUT_DIR holds another configuration's run, so a
+# stale result is never reported and never overwritten.
+finished_run() {
+    local out="$1" marker="$2"
+    shift 2
+    [[ -f "$out/$marker" ]] || return 1
+    train_args --output-dir "$out" "$@"
+    local rc=0
+    "${PYTHON_CMD[@]}" -m dpl.run_identity check "${PY_ARGS[@]}" || rc=$?
+    case "$rc" in
+        0) return 0 ;;
+        1) return 1 ;;
+        *) die "$out holds a run of another configuration (see above); nothing was run or overwritten" ;;
+    esac
+}
+
+# run_train OUT_DIR ARGS...: one train/eval run, skipped when finished with the same configuration;
 # an interrupted run resumes by itself from the checkpoints in OUT_DIR.
 run_train() {
     local out="$1"
     shift
-    if [[ -f "$out/results.json" ]]; then
-        echo "skip: $out is finished (results.json present)"
+    if finished_run "$out" results.json "$@"; then
+        echo "skip: $out is finished (results.json of the same configuration)"
         return
     fi
     echo ">> run: $out"
     train_py --output-dir "$out" "$@"
 }
 
-# run_search OUT_DIR ARGS...: one DPLSearch run, skipped when its layout.json exists.
+# search_run_args ARGS...: RUN_ARGS, the arguments of a DPLSearch run.
+search_run_args() {
+    RUN_ARGS=(--trainer DPLSearch --config-file "$(search_config)" "$@")
+}
+
+# run_search OUT_DIR ARGS...: one DPLSearch run, skipped when its layout.json is of the same configuration.
 run_search() {
     local out="$1"
     shift
-    if [[ -f "$out/layout.json" ]]; then
-        echo "skip: $out is finished (layout.json present)"
+    search_run_args "$@"
+    local args=("${RUN_ARGS[@]}")
+    if finished_run "$out" layout.json "${args[@]}"; then
+        echo "skip: $out is finished (layout.json of the same configuration)"
         return
     fi
     echo ">> search: $out"
-    train_py --output-dir "$out" --trainer DPLSearch --config-file "$(search_config)" "$@"
+    train_py --output-dir "$out" "${args[@]}"
     [[ -f "$out/layout.json" ]] || die "the search in $out finished without writing layout.json"
 }
 
@@ -192,17 +262,23 @@ set_layout_args() {
     esac
 }
 
-# train_on_layout SEARCH_DIR TRAIN_DIR ARGS...: TRAINER on its layout (the searched one in SEARCH_DIR when
-# LAYOUT=searched; ZeroshotCLIP: evaluation only). Needs resolve_settings and TRAINER_CFG.
-train_on_layout() {
-    local search_dir="$1" train_dir="$2"
-    shift 2
-    set_layout_args "$search_dir"
+# train_run_args SEARCH_DIR ARGS...: RUN_ARGS, the arguments of TRAINER's run on its layout (the searched one in
+# SEARCH_DIR when LAYOUT=searched; ZeroshotCLIP: evaluation only). Needs resolve_settings and TRAINER_CFG.
+train_run_args() {
+    set_layout_args "$1"
+    shift
     if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
-        run_train "$train_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "$@"
+        RUN_ARGS=(--trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "$@")
     else
-        run_train "$train_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" "$@" "${LAYOUT_ARGS[@]}"
+        RUN_ARGS=(--trainer "$TRAINER" --config-file "$TRAINER_CFG" "$@" "${LAYOUT_ARGS[@]}")
     fi
+}
+
+# train_on_layout SEARCH_DIR TRAIN_DIR ARGS...: TRAINER on its layout (see train_run_args).
+train_on_layout() {
+    local train_dir="$2"
+    train_run_args "$1" "${@:3}"
+    run_train "$train_dir" "${RUN_ARGS[@]}"
 }
 
 # search_then_train SEARCH_DIR TRAIN_DIR ARGS...: the search (when LAYOUT=searched), then TRAINER on its layout.
@@ -214,22 +290,34 @@ search_then_train() {
     train_on_layout "$@"
 }
 
+# test_run_args SEARCH_DIR TRAIN_DIR ARGS...: RUN_ARGS, the arguments of the evaluation of the model trained in
+# TRAIN_DIR (its last epoch, or LOAD_EPOCH); ZeroshotCLIP evaluates itself.
+test_run_args() {
+    local search_dir="$1" train_dir="$2"
+    shift 2
+    set_layout_args "$search_dir"
+    if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
+        RUN_ARGS=(--trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "$@")
+        return
+    fi
+    local epoch
+    epoch="$(max_epoch "$TRAINER_CFG")"
+    RUN_ARGS=(--trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only --model-dir "$train_dir" \
+              --load-epoch "$epoch" "$@" "${LAYOUT_ARGS[@]}")
+}
+
 # test_trained SEARCH_DIR TRAIN_DIR TEST_DIR TRAIN_COMMAND ARGS...: evaluate the model that search_then_train left
-# in TRAIN_DIR (its last epoch, or LOAD_EPOCH) into TEST_DIR; TRAIN_COMMAND is named when that model is missing.
+# in TRAIN_DIR into TEST_DIR (see test_run_args); TRAIN_COMMAND is named when that model is missing.
 test_trained() {
     local search_dir="$1" train_dir="$2" test_dir="$3" train_command="$4"
     shift 4
-    set_layout_args "$search_dir"
-    if [[ "$TRAINER" == "ZeroshotCLIP" ]]; then
-        run_train "$test_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only "$@"
-        return
+    if [[ "$TRAINER" != "ZeroshotCLIP" ]]; then
+        [[ -d "$train_dir" ]] || die "no trained model in $train_dir; run $train_command first"
+        [[ "$LAYOUT_MODE" != "searched" || -f "$search_dir/layout.json" ]] || \
+            die "no searched layout $search_dir/layout.json; run $train_command first"
     fi
-    [[ -d "$train_dir" ]] || die "no trained model in $train_dir; run $train_command first"
-    [[ "$LAYOUT_MODE" != "searched" || -f "$search_dir/layout.json" ]] || die "no searched layout $search_dir/layout.json; run $train_command first"
-    local epoch
-    epoch="$(max_epoch "$TRAINER_CFG")"
-    run_train "$test_dir" --trainer "$TRAINER" --config-file "$TRAINER_CFG" --eval-only \
-        --model-dir "$train_dir" --load-epoch "$epoch" "$@" "${LAYOUT_ARGS[@]}"
+    test_run_args "$search_dir" "$train_dir" "$@"
+    run_train "$test_dir" "${RUN_ARGS[@]}"
 }
 
 parse_res() {
@@ -255,18 +343,18 @@ protocol_paths() {
         base2new)
             local cfg
             cfg="$(dataset_config "$dataset")"
-            SEARCH_DIR="$(base2new_dir search_base "$dataset" DPLSearch "$SEARCH_CFG" "$seed")"
-            TRAIN_DIR="$(base2new_dir train_base "$dataset" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$seed")"
-            TEST_DIR="$(base2new_dir test_new "$dataset" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$seed")"
+            SEARCH_DIR="$(base2new_dir search_base "$dataset" DPLSearch "$SEARCH_NAME" "$seed")"
+            TRAIN_DIR="$(base2new_dir train_base "$dataset" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$seed")"
+            TEST_DIR="$(base2new_dir test_new "$dataset" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$seed")"
             TRAIN_ARGS=(--seed "$seed" --dataset-config-file "$cfg" DATASET.NUM_SHOTS "$shots"
                         DATASET.SUBSAMPLE_CLASSES base)
             TEST_ARGS=(--seed "$seed" --dataset-config-file "$cfg" DATASET.NUM_SHOTS "$shots"
                        DATASET.SUBSAMPLE_CLASSES new) ;;
         xd)
             source_cfg="$(dataset_config "$XD_SOURCE")"
-            SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_CFG" "$seed")"
-            TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$seed")"
-            TEST_DIR="$(xd_dir test "$dataset" "$TRAINER" "$CFG_NAME$LAYOUT_TAG" "$seed")"
+            SEARCH_DIR="$(xd_dir search "$XD_SOURCE" DPLSearch "$SEARCH_NAME" "$seed")"
+            TRAIN_DIR="$(xd_dir train "$XD_SOURCE" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$seed")"
+            TEST_DIR="$(xd_dir test "$dataset" "$TRAINER" "$RUN_NAME$LAYOUT_TAG" "$seed")"
             TRAIN_ARGS=(--seed "$seed" --dataset-config-file "$source_cfg" DATASET.NUM_SHOTS "$shots")
             TEST_ARGS=(--seed "$seed" --dataset-config-file "$(dataset_config "$dataset")") ;;
         *) die "unknown protocol '$protocol' (expected fewshot, base2new or xd)" ;;
@@ -274,8 +362,8 @@ protocol_paths() {
 }
 
 # Few-shot experiment folders (hold seed*/): the search's and the trainer's (after resolve_settings).
-fewshot_search_dir() { echo "$OUTPUT/$1/DPLSearch/${SEARCH_CFG}_$2shots"; }
-fewshot_exp_dir() { echo "$OUTPUT/$1/$TRAINER/${CFG_NAME}_$2shots${LAYOUT_TAG}"; }
+fewshot_search_dir() { echo "$OUTPUT/$1/DPLSearch/${SEARCH_NAME}_$2shots"; }
+fewshot_exp_dir() { echo "$OUTPUT/$1/$TRAINER/${RUN_NAME}_$2shots${LAYOUT_TAG}"; }
 
 # Base-to-new experiment folders: ROOT/base2new/<split>/<dataset>/shots_K/<trainer>/<cfg>/seed<S>.
 base2new_dir() { echo "$OUTPUT/base2new/$1/$2/shots_${SHOTS}/$3/$4/seed$5"; }

@@ -8,7 +8,8 @@
 # STEP: search | train | test. PROTOCOL: fewshot (search -> train, the train run tests), base2new (search and
 # train on the base classes, test on the new ones), xd (search and train on XD_SOURCE, test on DATASET).
 # Settings as for the other scripts (TRAINER, LAYOUT, CFG, SEARCH_CFG, BACKBONE, DATA, OUTPUT, OPTS, ...).
-# --plan prints one line per seed and step of this TRAINER: "<seed> <step> <finished|todo> <run folder>".
+# --plan prints for each seed and step of this TRAINER "step <seed> <step> <finished|todo> <run folder>" (finished:
+# its results.json / layout.json exists) and then the step's train.py arguments, "arg <value>" one per line.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -18,16 +19,28 @@ STEP="${1:-}"
 [[ "$4" =~ ^[0-9]+$ ]] || die "SHOTS must be a number of shots per class, got '$4'"
 for seed in "${@:5}"; do [[ "$seed" =~ ^[0-9]+$ ]] || die "SEED must be a number, got '$seed'"; done
 
-state() {  # state DIR MARKER: finished or todo
-    if [[ -f "$1/$2" ]]; then echo finished; else echo todo; fi
+# plan_step SEED STEP MARKER DIR: the step's line, then its train.py arguments (RUN_ARGS), one "arg" line each.
+plan_step() {
+    local state=todo
+    if [[ -f "$4/$3" ]]; then state=finished; fi  # a marker present: the sweep checks its fingerprint
+    echo "step $1 $2 $state $4"
+    train_args --output-dir "$4" "${RUN_ARGS[@]}"
+    printf 'arg %s\n' "${PY_ARGS[@]}"
 }
 
 if [[ "$STEP" == "--plan" ]]; then
     for seed in "${@:5}"; do
         protocol_paths "$2" "$3" "$4" "$seed"
-        if [[ "$LAYOUT_MODE" == "searched" ]]; then echo "$seed search $(state "$SEARCH_DIR" layout.json) $SEARCH_DIR"; fi
-        echo "$seed train $(state "$TRAIN_DIR" results.json) $TRAIN_DIR"
-        if [[ -n "$TEST_DIR" ]]; then echo "$seed test $(state "$TEST_DIR" results.json) $TEST_DIR"; fi
+        if [[ "$LAYOUT_MODE" == "searched" ]]; then
+            search_run_args "${TRAIN_ARGS[@]}"
+            plan_step "$seed" search layout.json "$SEARCH_DIR"
+        fi
+        train_run_args "$SEARCH_DIR" "${TRAIN_ARGS[@]}"
+        plan_step "$seed" train results.json "$TRAIN_DIR"
+        if [[ -n "$TEST_DIR" ]]; then
+            test_run_args "$SEARCH_DIR" "$TRAIN_DIR" "${TEST_ARGS[@]}"
+            plan_step "$seed" test results.json "$TEST_DIR"
+        fi
     done
     exit 0
 fi

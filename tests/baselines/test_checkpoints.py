@@ -37,7 +37,7 @@ def test_base_state_loads_on_new_classes(trainer, node, opts, tiny_clip, images,
     torch.save(base.prompt_learner.state_dict(), tmp_path / "prompts.pth")
 
     new = build_learner(trainer, cfg, tiny_clip, NEW)
-    new.prompt_learner.load_state_dict(torch.load(tmp_path / "prompts.pth"))  # strict: same keys and shapes
+    new.prompt_learner.load_state_dict(torch.load(tmp_path / "prompts.pth", weights_only=True))  # strict: same keys and shapes
     for name, p in new.prompt_learner.named_parameters():
         assert torch.equal(p, dict(base.prompt_learner.named_parameters())[name]), name
     new.eval()

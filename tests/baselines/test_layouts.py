@@ -1,5 +1,7 @@
 """Per-layer prompt counts of every deep-prompt baseline: the hand design (scaled to the tiny model's depth),
 and a non-uniform TRAINER.LAYOUT with zero-length layers; plus a forward/backward through the prompted towers."""
+import json
+
 import pytest
 import torch
 
@@ -159,3 +161,24 @@ def test_no_input_context_when_layer_0_is_empty(trainer, node, tiny_clip, tmp_pa
     assert text_counts(learner) == text
     assert vision_counts(learner)[:2] == [0, 2]
     check_trains(learner, images)
+
+
+def _layout_for(tmp_path, backbone, vision, text):
+    path = tmp_path / f"layout_{len(vision)}.json"
+    path.write_text(json.dumps({"backbone": backbone, "max_length": 6, "vision": vision, "text": text}))
+    return str(path)
+
+
+def test_a_layout_made_for_another_backbone_is_a_warning_or_an_error_naming_both(tiny_clip, tmp_path, capsys):
+    from dpl.errors import LayoutError
+    from dpl.layout_config import layout_from_cfg
+
+    lv, lt = tiny_clip.vision_layers, tiny_clip.text_layers
+    same_depth = _layout_for(tmp_path, "ViT-B/32", [1] * lv, [1] * lt)
+    layout = layout_from_cfg(make_cfg(layout=same_depth), tiny_clip, max_length=6)
+    assert layout.vision == [1] * lv
+    out = capsys.readouterr().out
+    assert "WARNING" in out and "ViT-B/32" in out and "tiny-random" in out
+    other_depth = _layout_for(tmp_path, "ViT-B/16", [1] * 12, [1] * 12)
+    with pytest.raises(LayoutError, match=r"ViT-B/16.*tiny-random"):
+        layout_from_cfg(make_cfg(layout=other_depth), tiny_clip, max_length=6)

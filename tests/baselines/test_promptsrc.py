@@ -91,4 +91,6 @@ def test_gpa_loads_weighted_average_after_last_epoch(tiny_clip, tmp_path, monkey
     for p in params:
         assert torch.allclose(p, torch.full_like(p, expected), atol=1e-6)
     assert saved == [0, 1, 2]  # the engine's checkpointing still runs (the last save holds the GPA prompts)
-    assert (tmp_path / "gpa_running_sum.pth").is_file()
+    trainer.scaler = None
+    gpa = trainer.checkpoint_extras()["gpa"]  # the running sum travels in the epoch's checkpoint
+    assert gpa["epochs_done"] == 3 and set(gpa["sum"]) == set(trainer.model.prompt_learner.state_dict())

@@ -40,7 +40,7 @@ def test_train_on_base_then_evaluate_on_new(trainer, data_root, tmp_path):
     base, new = tmp_path / "base", tmp_path / "new"
     cli(common + ["--output-dir", str(base)] + FAST + ["DATASET.SUBSAMPLE_CLASSES", "base"])
 
-    checkpoint = torch.load(base / "prompt_learner" / "model.pth.tar-2", map_location="cpu", weights_only=False)
+    checkpoint = torch.load(base / "prompt_learner" / "model.pth.tar-2", map_location="cpu", weights_only=True)
     keys = set(checkpoint["state_dict"])
     assert keys and not any(k.startswith(("clip.", "visual.", "transformer.", "token_embedding")) for k in keys)
     n_saved = sum(t.numel() for t in checkpoint["state_dict"].values())

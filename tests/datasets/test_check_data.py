@@ -56,3 +56,10 @@ def test_unknown_name_and_empty_root(tmp_path, capsys):
     assert main(["--root", str(tmp_path), "caltec"]) == 2
     assert "Caltech101" in capsys.readouterr().out
     assert main(["--root", str(tmp_path)]) == 1
+
+
+def test_a_root_without_known_datasets_explains_folder(tmp_path, capsys):
+    (tmp_path / "my_photos" / "cats").mkdir(parents=True)
+    assert main(["--root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "--folder" in out and "DATASET.FOLDER" in out

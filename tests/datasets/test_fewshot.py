@@ -48,9 +48,10 @@ def test_fewshot_cache_is_json_triples_and_reused(caltech):
     with open(path) as f:
         data = json.load(f)
     assert data["train"] == [[os.path.relpath(i.impath, image_dir), i.label, i.classname] for i in ds.train_x]
-    # a cache naming other (valid) images of the dataset is taken as is: proof it is read, not resampled
+    # a cache naming other images of the dataset, K of each class, is taken as is: proof it is read, not resampled
     full = build(caltech, "Caltech101")
-    other = [i for i in full.train_x if i.impath not in {d.impath for d in ds.train_x}][:3]
+    unused = [i for i in full.train_x if i.impath not in {d.impath for d in ds.train_x}]
+    other = [i for label in range(4) for i in [u for u in unused if u.label == label][:K]]
     data["train"] = [[os.path.relpath(i.impath, image_dir), i.label, i.classname] for i in other]
     with open(path, "w") as f:
         json.dump(data, f)

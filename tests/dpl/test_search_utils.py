@@ -97,3 +97,20 @@ def test_plot_writes_png(tmp_path):
     history = [(e, {b: p.tolist() for b, p in probs.items()}) for e in (1, 2)]
     path = plot_search(probs, history, str(tmp_path / "layout.png"))
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_has_integer_ticks_a_scale_that_shows_differences_a_title_and_the_warnings():
+    from dpl.search.plot import search_figure
+
+    probs = {"vision": [[0.30, 0.36, 0.34], [0.33, 0.33, 0.34]], "text": [[0.40, 0.35, 0.25], [0.2, 0.5, 0.3]]}
+    history = [(e, probs) for e in (1, 2, 3, 4, 5, 6, 7)]
+    fig = search_figure(probs, history, title="DPL search: Demo (my_photos), seed 3",
+                        notes=["search undecided: mean margin 0.010 < UNDECIDED_MARGIN 0.05"])
+    top, bottom = fig.axes[0], fig.axes[2]  # vision panels (colour bars are axes too)
+    for ax in (top, bottom):
+        ticks = list(ax.get_yticks())
+        assert ticks and all(float(t).is_integer() for t in ticks)
+    assert all(float(t).is_integer() for t in bottom.get_xticks())
+    assert top.images[0].get_clim() == pytest.approx((0.30, 0.36))  # near-uniform rows still differ in colour
+    assert "seed 3" in fig._suptitle.get_text() and "my_photos" in fig._suptitle.get_text()
+    assert any("undecided" in t.get_text() for t in fig.texts)

@@ -79,10 +79,29 @@ def test_unknown_backbone(data_root, tmp_path):
 def test_corrupt_checkpoint_on_resume_keeps_earlier_outputs(data_root, tmp_path):
     out = tmp_path / "run"
     run_train(*demo_args(data_root, out), *FAST_OPTS, "OPTIM.MAX_EPOCH", "1")
+    (out / "results.json").unlink()  # killed during its final test: the rerun resumes
     ckpt = out / "prompt_learner" / "model.pth.tar-1"
-    ckpt.write_bytes(b"garbage")
+    ckpt.write_bytes(b"garbage")  # and its only checkpoint is unreadable: nothing older to fall back to
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    err = fails(*demo_args(data_root, out), *FAST_OPTS, "OPTIM.MAX_EPOCH", "2")
+    err = fails(*demo_args(data_root, out), *FAST_OPTS, "OPTIM.MAX_EPOCH", "1")
     assert "model.pth.tar-1" in err
     for path, content in before.items():
         assert path.read_bytes() == content, f"{path} changed"
+
+
+def test_a_resume_or_rerun_with_changed_hyper_parameters_is_refused(data_root, tmp_path):
+    """Checkpoints and results of one configuration are never continued or overwritten by another."""
+    out = tmp_path / "run"
+    run_train(*demo_args(data_root, out), *FAST_OPTS, "OPTIM.MAX_EPOCH", "1")
+    results = (out / "results.json").read_bytes()
+    (out / "results.json").unlink()  # as a run killed during its final test leaves it
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    changed = [*demo_args(data_root, out, seed=7), *FAST_OPTS, "OPTIM.MAX_EPOCH", "1", "OPTIM.LR", "0.5"]
+    err = fails(*changed)
+    assert "SEED 1 there, 7 now" in err and "OPTIM.LR 0.002 there, 0.5 now" in err and "model.pth.tar-1" in err
+    for path, content in before.items():
+        assert path.read_bytes() == content, f"{path} changed"
+    (out / "results.json").write_bytes(results)  # the finished run
+    err = fails(*changed)
+    assert "finished run of another configuration" in err and "OPTIM.LR" in err
+    assert (out / "results.json").read_bytes() == results

@@ -55,14 +55,14 @@ def test_fixed_runs_the_corrected_configs_beside_the_official_ones(dpl_main, scr
     from pathlib import Path
     out = Path(script_env["OUTPUT"])
     fixed = run_script("main.sh", "demo", 2, env={**script_env, "FIXED": "1"})
-    search = out / "demo/DPLSearch/search_fixed_2shots/seed1"
-    train = out / "demo/DPL/vit_b16_ep40_fixed_2shots/seed1"
+    search = out / "demo/DPLSearch/search_fixed_tiny_random_2shots/seed1"
+    train = out / "demo/DPL/tiny_random_ep40_fixed_2shots/seed1"
     assert (search / "layout.json").is_file() and (train / "results.json").is_file()
     log = (train / "log.txt").read_text()
     assert "CTX_INIT: ensemble_aligned" in log and "KD_REDUCTION: batchmean" in log
     search_log = (search / "log.txt").read_text()
     assert "normal initialisation" in search_log and "validation batches in turn" in search_log
-    assert (out / "demo/DPLSearch/search_2shots/seed1/layout.json").is_file()  # the official run is untouched
+    assert (out / "demo/DPLSearch/search_tiny_random_2shots/seed1/layout.json").is_file()  # the official run is untouched
     assert "skip" not in fixed.stdout.lower()
 
 
@@ -88,3 +88,22 @@ def test_compare_runs_every_trainer_on_the_searched_layout_and_prints_one_table(
     assert [c.strip() for c in header.strip("|").split("|")][1:] == trainers
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| demo"))
     assert row.count("(1)") == len(trainers)  # one seed in every cell
+
+
+def test_custom_data_through_the_scripts_and_another_folder_is_never_reported_as_the_first(script_env, tmp_path):
+    """README's custom-data recipe: class folders, a dataset yaml of one's own in CONFIG_ROOT (trainer configs come
+    from the repository), DATASET.FOLDER in OPTS. A second folder in the same run folder is refused, not skipped."""
+    from dpl.testing.fake_datasets import make_fake_dataset
+
+    first, second = make_fake_dataset("CustomFolder", tmp_path / "a"), make_fake_dataset("CustomFolder", tmp_path / "b")
+    (tmp_path / "my_configs" / "datasets").mkdir(parents=True)
+    (tmp_path / "my_configs" / "datasets" / "mine.yaml").write_text("DATASET:\n  NAME: CustomFolder\n")
+    env = {**script_env, "OUTPUT": str(tmp_path / "out"), "TRAINER": "CoOp", "CONFIG_ROOT": str(tmp_path / "my_configs")}
+    run_script("main.sh", "mine", 2, env={**env, "OPTS": f"{script_env['OPTS']} DATASET.FOLDER {first}"})
+    results = next((tmp_path / "out").glob("mine/CoOp/*/seed1/results.json"))
+    before = results.read_bytes()
+    proc = run_script("main.sh", "mine", 2, env={**env, "OPTS": f"{script_env['OPTS']} DATASET.FOLDER {second}"},
+                      check=False)
+    assert proc.returncode == 2 and "skip" not in proc.stdout
+    assert "DATASET.FOLDER" in proc.stderr and str(second) in proc.stderr
+    assert results.read_bytes() == before

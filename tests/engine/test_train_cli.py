@@ -71,3 +71,57 @@ def test_user_error_is_one_paragraph_exit_2(train_module, tmp_path, capsys):
         train_module.cli(["--output-dir", str(tmp_path / "out2"), "--trainer", "NoSuchTrainer", *TOY_OPTS])
     assert "Error: Unknown trainer name" in (tmp_path / "out2" / "log.txt").read_text()
     assert not hasattr(sys.stdout, "console")  # the tee was removed
+
+
+@pytest.mark.parametrize("where", ["a_file", "a_file/under_it"])
+def test_an_output_dir_that_cannot_be_a_folder_is_one_error_naming_it(train_module, tmp_path, capsys, where):
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(SystemExit) as e:
+        train_module.cli(["--output-dir", str(tmp_path / where), "--trainer", "ToyLinearTrainer", *TOY_OPTS])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and str(tmp_path / where) in err and "Traceback" not in err
+
+
+def test_flags_after_the_key_value_pairs_are_taken_as_flags(train_module, tmp_path):
+    args = train_module.parse_args(["--trainer", "ToyLinearTrainer", "OPTIM.MAX_EPOCH", "2", "--resume", "somewhere",
+                                    "--eval-only", "--load-epoch", "3", "OPTIM.LR", "0.1"])
+    assert args.resume == "somewhere" and args.eval_only and args.load_epoch == 3
+    assert args.opts == ["OPTIM.MAX_EPOCH", "2", "OPTIM.LR", "0.1"]
+    with pytest.raises(SystemExit):
+        train_module.parse_args(["OPTIM.MAX_EPOCH", "2", "--no-such-flag"])
+
+
+def test_unknown_flag_after_the_pairs_says_where_flags_go(train_module, capsys):
+    with pytest.raises(SystemExit):
+        train_module.parse_args(["OPTIM.MAX_EPOCH", "2", "--no-such-flag"])
+    assert "put flags before the KEY VALUE pairs" in capsys.readouterr().err
+
+
+def test_eval_only_without_model_dir_warns_that_untrained_prompts_are_evaluated(cli_run, train_module, capsys):
+    tmp, _ = cli_run
+    train_module.cli(["--root", str(tmp / "data"), "--output-dir", str(tmp / "untrained"), "--eval-only",
+                      "--trainer", "ToyLinearTrainer", *TOY_OPTS])
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "--model-dir" in err and "untrained" in err
+    assert "untrained" in (tmp / "untrained" / "log.txt").read_text()
+
+
+def test_the_config_goes_to_log_txt_and_the_terminal_gets_a_pointer(cli_run, train_module, capsys):
+    tmp, out = cli_run
+    ev = tmp / "eval_config"
+    stale = ev / ".results.json.k1ll3d00.tmp"  # left by a write killed in an earlier run
+    ev.mkdir()
+    stale.write_text("half")
+    train_module.cli(["--root", str(tmp / "data"), "--output-dir", str(ev), "--eval-only", "--model-dir", str(out),
+                      "--trainer", "ToyLinearTrainer", *TOY_OPTS])
+    terminal = capsys.readouterr().out
+    log = (ev / "log.txt").read_text()
+    assert "OPTIM:" in log and "** Config **" in log
+    assert "OPTIM:" not in terminal and f"Config: in full in {ev / 'log.txt'}" in terminal
+    assert not stale.exists()
+
+
+def test_results_record_the_real_number_of_training_images_per_class(cli_run):
+    _, out = cli_run
+    assert json.loads((out / "results.json").read_text())["train_per_class"] == {"min": 4, "max": 4}

@@ -216,3 +216,16 @@ def test_layouts_of_different_depths_pad_with_empty_cells(tmp_path):
 def test_plot_needs_layouts(tmp_path):
     proc = cli(tmp_path, "--plot", tmp_path / "x.png")
     assert proc.returncode == 2 and "--plot draws the layouts of --layouts" in proc.stderr
+
+
+def test_every_plus_minus_printed_says_what_it_is(tmp_path):
+    for seed, acc in enumerate([70.0, 72.0, 77.0], 1):
+        write_results(tmp_path / "caltech101" / "DPL" / "cfg_16shots" / f"seed{seed}", acc)
+        write_results(tmp_path / "base2new" / "train_base" / "dtd" / "shots_16" / "DPL" / "cfg" / f"seed{seed}", acc)
+        write_results(tmp_path / "base2new" / "test_new" / "dtd" / "shots_16" / "DPL" / "cfg" / f"seed{seed}", acc)
+    exp = tmp_path / "caltech101" / "DPL" / "cfg_16shots"
+    assert "% (95% CI over 3 seeds)" in cli(exp, "--ci95").stdout
+    assert "% (std over 3 seeds)" in cli(exp).stdout
+    for args in (["--table", tmp_path / "caltech101"], ["--base2new", tmp_path / "base2new"]):
+        out = cli(*args).stdout
+        assert "±" in out and "± = 95% confidence interval over seeds" in out, args

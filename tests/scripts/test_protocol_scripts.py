@@ -77,14 +77,14 @@ def test_main_searches_then_trains_each_seed_with_its_layout(env):
     assert seq == [("DPLSearch", "1"), ("DPL", "1"), ("DPLSearch", "2"), ("DPL", "2")]
     search, train = calls(env)[0]["argv"], calls(env)[1]["argv"]
     assert calls(env)[0]["cwd"] == str(REPO)  # runs from the repo root whatever the caller's cwd
-    assert arg(search, "--output-dir") == str(out / "demo/DPLSearch/search_4shots/seed1")
+    assert arg(search, "--output-dir") == str(out / "demo/DPLSearch/search_tiny_random_4shots/seed1")
     assert arg(search, "--config-file").endswith("trainers/DPL/search.yaml")
-    assert arg(train, "--output-dir") == str(out / "demo/DPL/vit_b16_ep40_4shots/seed1")
+    assert arg(train, "--output-dir") == str(out / "demo/DPL/tiny_random_ep40_4shots/seed1")
     assert arg(train, "--dataset-config-file").endswith("datasets/demo.yaml")
     assert arg(train, "--backbone") == "tiny-random" and arg(train, "--root") == env["DATA"]
     pairs = opts(train)
     assert ("DATASET.NUM_SHOTS", "4") in pairs
-    assert ("TRAINER.LAYOUT", str(out / "demo/DPLSearch/search_4shots/seed1/layout.json")) in pairs
+    assert ("TRAINER.LAYOUT", str(out / "demo/DPLSearch/search_tiny_random_4shots/seed1/layout.json")) in pairs
     assert pairs[-2:] == [("OPTIM.MAX_EPOCH", "2"), ("DATALOADER.NUM_WORKERS", "0")]  # user OPTS last
     # the parsed summary over seeds (51, 52) and the layout agreement (vision layer 0 differs)
     assert "* accuracy: 51.50% +- 0.69%" in proc.stdout
@@ -97,7 +97,7 @@ def test_rerun_skips_finished_steps_and_resumes_unfinished(env):
     again = run("main.sh", "demo", 4, env=env)
     assert len(calls(env)) == n and again.stdout.count("skip: ") == 4
     # seed 2's training was interrupted (no results.json): only that run is started again
-    (Path(env["OUTPUT"]) / "demo/DPL/vit_b16_ep40_4shots/seed2/results.json").unlink()
+    (Path(env["OUTPUT"]) / "demo/DPL/tiny_random_ep40_4shots/seed2/results.json").unlink()
     run("main.sh", "demo", 4, env=env)
     new = calls(env)[n:]
     assert [(arg(c["argv"], "--trainer"), arg(c["argv"], "--seed")) for c in new] == [("DPL", "2")]
@@ -107,14 +107,14 @@ def test_coop_defaults_to_no_layout_and_no_search(env):
     run("main.sh", "demo", 4, env=env, TRAINER="CoOp")
     assert [(arg(c["argv"], "--trainer"), arg(c["argv"], "--seed")) for c in calls(env)] == [("CoOp", "1"), ("CoOp", "2")]
     assert "--eval-only" not in calls(env)[0]["argv"]
-    assert arg(calls(env)[0]["argv"], "--output-dir").endswith("demo/CoOp/vit_b16_ep50_4shots_nolayout/seed1")
+    assert arg(calls(env)[0]["argv"], "--output-dir").endswith("demo/CoOp/tiny_random_ep50_4shots_nolayout/seed1")
     assert "TRAINER.LAYOUT" not in calls(env)[0]["argv"]
 
 
 def test_layout_spec_skips_search_and_tags_the_folder(env):
     run("main.sh", "demo", 4, env=env, TRAINER="IVLP", LAYOUT="uniform:2:9", SEEDS="1")
     (only,) = calls(env)
-    assert arg(only["argv"], "--output-dir").endswith("demo/IVLP/vit_b16_c2_ep5_batch4_2+2ctx_4shots_uniform-2-9/seed1")
+    assert arg(only["argv"], "--output-dir").endswith("demo/IVLP/tiny_random_c2_ep5_batch4_2+2ctx_4shots_uniform-2-9/seed1")
     assert ("TRAINER.LAYOUT", "uniform:2:9") in opts(only["argv"])
 
 
@@ -130,7 +130,7 @@ def test_zeroshot_is_eval_only(env):
     run("main.sh", "demo", 4, env=env, TRAINER="ZeroshotCLIP", SEEDS="1")
     (only,) = calls(env)
     assert "--eval-only" in only["argv"] and "TRAINER.LAYOUT" not in only["argv"]
-    assert arg(only["argv"], "--output-dir").endswith("demo/ZeroshotCLIP/vit_b16_4shots/seed1")
+    assert arg(only["argv"], "--output-dir").endswith("demo/ZeroshotCLIP/tiny_random_4shots/seed1")
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -155,10 +155,10 @@ def test_base2new_train_then_test(env):
     run("base2new_test.sh", "demo", 1, env=env, OPTS="")
     search, train, test = (c["argv"] for c in calls(env))
     out = Path(env["OUTPUT"]) / "base2new"
-    assert arg(search, "--output-dir") == str(out / "search_base/demo/shots_16/DPLSearch/search/seed1")
-    assert arg(train, "--output-dir") == str(out / "train_base/demo/shots_16/DPL/vit_b16_ep40/seed1")
+    assert arg(search, "--output-dir") == str(out / "search_base/demo/shots_16/DPLSearch/search_tiny_random/seed1")
+    assert arg(train, "--output-dir") == str(out / "train_base/demo/shots_16/DPL/tiny_random_ep40/seed1")
     assert ("DATASET.SUBSAMPLE_CLASSES", "base") in opts(search) and ("DATASET.SUBSAMPLE_CLASSES", "base") in opts(train)
-    assert arg(test, "--output-dir") == str(out / "test_new/demo/shots_16/DPL/vit_b16_ep40/seed1")
+    assert arg(test, "--output-dir") == str(out / "test_new/demo/shots_16/DPL/tiny_random_ep40/seed1")
     assert "--eval-only" in test and arg(test, "--model-dir") == arg(train, "--output-dir")
     assert arg(test, "--load-epoch") == "40"  # OPTIM.MAX_EPOCH of the yaml
     assert ("DATASET.SUBSAMPLE_CLASSES", "new") in opts(test)
@@ -187,8 +187,8 @@ def test_cross_dataset(env):
     run("xd_test.sh", "other", 1, env=env, XD_SOURCE="demo")
     search, train, test = (c["argv"] for c in calls(env))
     out = Path(env["OUTPUT"]) / "xd"
-    assert arg(train, "--output-dir") == str(out / "train/demo/shots_16/DPL/vit_b16_ep40/seed1")
-    assert arg(test, "--output-dir") == str(out / "test/other/shots_16/DPL/vit_b16_ep40/seed1")
+    assert arg(train, "--output-dir") == str(out / "train/demo/shots_16/DPL/tiny_random_ep40/seed1")
+    assert arg(test, "--output-dir") == str(out / "test/other/shots_16/DPL/tiny_random_ep40/seed1")
     assert arg(test, "--dataset-config-file").endswith("datasets/other.yaml")
     assert arg(test, "--model-dir") == arg(train, "--output-dir") and "DATASET.NUM_SHOTS" not in test
     table = subprocess.run([sys.executable, str(REPO / "parse_test_res.py"), "--table", str(out / "test")],
@@ -217,7 +217,7 @@ def test_demo_runs_main_with_tiny_random_and_a_banner(env):
     assert proc.stdout.count("SMOKE RUN (tiny-random, generated data): numbers mean nothing") == 2
     train = calls(env)[-1]["argv"]
     assert arg(train, "--backbone") == "tiny-random" and ("OPTIM.MAX_EPOCH", "2") in opts(train)
-    assert arg(train, "--output-dir").endswith("demo/DPL/vit_b16_ep40_4shots/seed1")
+    assert arg(train, "--output-dir").endswith("demo/DPL/tiny_random_ep40_4shots/seed1")
 
 
 @pytest.mark.parametrize("protocol", ["fewshot", "base2new", "xd"])
@@ -232,24 +232,38 @@ def test_every_default_config_exists_in_the_repo(protocol):
     assert len(files) == 9 and all((REPO / f).is_file() for f in files)
 
 
+def plan_of(*args, env):
+    """step.sh --plan as [(step line, [train.py arguments])]."""
+    steps = []
+    for line in run("step.sh", "--plan", *args, env=env).stdout.splitlines():
+        if line.startswith("step "):
+            steps.append((line, []))
+        else:
+            assert line.startswith("arg ")
+            steps[-1][1].append(line[4:])
+    return steps
+
+
 def test_step_script_runs_what_the_protocol_scripts_run_in_the_same_folders(env, tmp_path):
     """step.sh (the sweep's unit of work) plans and runs the same train.py calls, in the same folders, as main.sh
     and the base-to-new scripts; what one of them finished the other skips."""
-    plan = run("step.sh", "--plan", "fewshot", "demo", 4, 1, env=env).stdout.split("\n")
+    plan = plan_of("fewshot", "demo", 4, 1, env=env)
     out = Path(env["OUTPUT"])
-    search, train = out / "demo/DPLSearch/search_4shots/seed1", out / "demo/DPL/vit_b16_ep40_4shots/seed1"
-    assert plan[:2] == [f"1 search todo {search}", f"1 train todo {train}"]
+    search = out / "demo/DPLSearch/search_tiny_random_4shots/seed1"
+    train = out / "demo/DPL/tiny_random_ep40_4shots/seed1"
+    assert [line for line, _ in plan] == [f"step 1 search todo {search}", f"step 1 train todo {train}"]
     run("step.sh", "search", "fewshot", "demo", 4, 1, env=env)
     run("step.sh", "train", "fewshot", "demo", 4, 1, env=env)
     by_step = calls(env)
-    assert [arg(c["argv"], "--output-dir") for c in by_step] == [str(search), str(train)]
+    assert [c["argv"] for c in by_step] == [argv for _, argv in plan]  # the plan names the exact calls
     run("main.sh", "demo", 4, env=env, SEEDS="1")  # finds both steps finished
     assert calls(env) == by_step
-    assert run("step.sh", "--plan", "fewshot", "demo", 4, 1, 2, env=env).stdout.split("\n")[:3] == [
-        f"1 search finished {search}", f"1 train finished {train}", f"2 search todo {search.parent / 'seed2'}"]
+    assert [line for line, _ in plan_of("fewshot", "demo", 4, 1, 2, env=env)][:3] == [
+        f"step 1 search finished {search}", f"step 1 train finished {train}",
+        f"step 2 search todo {search.parent / 'seed2'}"]
     # base-to-new: three steps, the same arguments as base2new_train.sh / base2new_test.sh
-    lines = run("step.sh", "--plan", "base2new", "demo", 2, 1, env=env).stdout.strip().split("\n")
-    assert [line.split()[1] for line in lines] == ["search", "train", "test"]
+    b2n = plan_of("base2new", "demo", 2, 1, env=env)
+    assert [line.split()[2] for line, _ in b2n] == ["search", "train", "test"]
     for step in ("search", "train", "test"):
         run("step.sh", step, "base2new", "demo", 2, 1, env=env)
     steps = calls(env)[len(by_step):]
@@ -285,3 +299,36 @@ def test_sweep_script_runs_the_papers_three_protocols(env):
     assert "imagenet" not in targets and "imagenet_sketch" in targets and len(targets) == 14
     proc = run("sweep.sh", "cluster", env=env, check=False)
     assert proc.returncode != 0 and "local or slurm" in proc.stderr
+
+
+@pytest.mark.parametrize("backbone, train_name, search_name", [
+    ("ViT-B/16", "vit_b16_ep40_4shots", "search_4shots"),  # the shipped configs' backbone: the anchors' names
+    ("tiny-random", "tiny_random_ep40_4shots", "search_tiny_random_4shots"),
+    ("ViT-L/14@336px", "vit_l14_336px_ep40_4shots", "search_vit_l14_336px_4shots"),
+])
+def test_run_folders_are_named_by_the_backbone_used(env, backbone, train_name, search_name):
+    run("main.sh", "demo", 4, env=env, SEEDS="1", BACKBONE=backbone)
+    search, train = (arg(c["argv"], "--output-dir") for c in calls(env))
+    assert search.endswith(f"demo/DPLSearch/{search_name}/seed1") and train.endswith(f"demo/DPL/{train_name}/seed1")
+
+
+def test_rerun_with_other_opts_is_refused_and_nothing_is_overwritten(env):
+    run("main.sh", "demo", 4, env=env, SEEDS="1")
+    n = len(calls(env))
+    results = Path(env["OUTPUT"]) / "demo/DPLSearch/search_tiny_random_4shots/seed1/layout.json"
+    before = results.read_bytes()
+    proc = run("main.sh", "demo", 4, env=env, SEEDS="1", check=False, OPTS=env["OPTS"] + " OPTIM.LR 0.5")
+    assert proc.returncode == 2 and "another configuration" in proc.stderr
+    assert "skip" not in proc.stdout and len(calls(env)) == n and results.read_bytes() == before
+
+
+def test_config_root_of_ones_own_falls_back_to_the_shipped_trainer_configs(env, tmp_path):
+    mine = tmp_path / "my_configs"
+    (mine / "datasets").mkdir(parents=True)
+    (mine / "datasets" / "mine.yaml").write_text("DATASET:\n  NAME: CustomFolder\n")
+    run("main.sh", "mine", 4, env=env, SEEDS="1", TRAINER="CoOp", CONFIG_ROOT=str(mine),
+        OPTS="DATASET.FOLDER my_images")
+    (only,) = calls(env)
+    assert arg(only["argv"], "--dataset-config-file") == str(mine / "datasets" / "mine.yaml")
+    assert arg(only["argv"], "--config-file") == "configs/trainers/CoOp/vit_b16_ep50.yaml"  # the shipped one
+    assert ("DATASET.FOLDER", "my_images") in opts(only["argv"])

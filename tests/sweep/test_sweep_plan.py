@@ -20,7 +20,7 @@ def test_fewshot_jobs_share_the_search_and_depend_on_it(tmp_path):
         if job.trainer == "CoOp":
             assert job.deps == []  # CoOp's published design needs no search
         else:
-            assert job.deps == [f"{tmp_path}/out/demo/DPLSearch/search_2shots/seed{job.seed}"]
+            assert job.deps == [f"{tmp_path}/out/demo/DPLSearch/search_tiny_random_2shots/seed{job.seed}"]
     order = [j.key for j in jobs]
     assert all(order.index(d) < order.index(j.key) for j in jobs for d in j.deps)
 

@@ -35,9 +35,17 @@ class Logger:
     """Handle returned by ``setup_logger``: ``path`` of the log file; ``close()`` restores the streams."""
 
     def __init__(self, fpath):
-        mkdir_if_missing(os.path.dirname(os.path.abspath(fpath)))
+        folder = os.path.dirname(os.path.abspath(fpath))
+        try:
+            mkdir_if_missing(folder)
+            self.file = open(fpath, "w", buffering=1)
+        except OSError as e:  # a file where the folder should be, a folder under a file, no permission
+            from dpl.errors import ConfigError
+
+            raise ConfigError(f"Cannot write the log of this run in the output folder {folder} "
+                              f"({e.strerror or e}); use an --output-dir that is (or can become) a folder you "
+                              "can write to") from None
         self.path = fpath
-        self.file = open(fpath, "w", buffering=1)
         self._stdout, self._stderr = sys.stdout, sys.stderr
         sys.stdout = _Tee(self._stdout, self.file)
         sys.stderr = _Tee(self._stderr, self.file)
@@ -67,6 +75,19 @@ def setup_logger(output=None):
     if not output:
         return None
     return Logger(log_path_for(output))
+
+
+def log_only(text):
+    """``text`` into log.txt only, not onto the terminal (e.g. the full config); printed when no log is open.
+    Returns whether it went to a log."""
+    stream = sys.stdout
+    if isinstance(stream, _Tee) and not stream.file.closed:
+        stream.console.flush()
+        stream.file.write(text + "\n")
+        stream.file.flush()
+        return True
+    print(text)
+    return False
 
 
 def console_stream(stream=None):

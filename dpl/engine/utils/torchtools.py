@@ -39,9 +39,10 @@ def set_rng_state(state):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(state, save_dir, is_best=False, remove_module_from_keys=True, model_name=""):
+def save_checkpoint(state, save_dir, is_best=False, remove_module_from_keys=True, model_name="", update_pointer=True):
     """Save ``state`` (with ``epoch``) as ``save_dir/model.pth.tar-<epoch>`` and point ``checkpoint`` at it,
-    or as ``save_dir/<model_name>`` when a name is given (e.g. ``model-best.pth.tar``)."""
+    or as ``save_dir/<model_name>`` when a name is given (e.g. ``model-best.pth.tar``). ``update_pointer``
+    False leaves the pointer to the caller (the trainer moves all pointers once every model's file is written)."""
     mkdir_if_missing(save_dir)
     if remove_module_from_keys:  # checkpoints of nn.DataParallel models load into plain ones
         state["state_dict"] = OrderedDict(
@@ -51,7 +52,7 @@ def save_checkpoint(state, save_dir, is_best=False, remove_module_from_keys=True
     fpath = os.path.join(save_dir, model_name)
     atomic_torch_save(state, fpath)
     print(f"Checkpoint saved to {fpath}")
-    if model_name != BEST_NAME:
+    if model_name != BEST_NAME and update_pointer:
         with atomic_open(os.path.join(save_dir, POINTER_NAME), "w") as f:
             f.write(model_name + "\n")
     if is_best:
@@ -93,7 +94,14 @@ def resume_from_checkpoint(fdir, model, optimizer=None, scheduler=None, restore_
     return the epoch to start from."""
     fpath = latest_checkpoint_path(fdir)
     print(f"Loading checkpoint from {fpath}")
-    checkpoint = load_checkpoint(fpath)
+    start_epoch = restore_checkpoint(load_checkpoint(fpath), fpath, model, optimizer, scheduler, restore_rng)
+    print(f"Previous epoch: {start_epoch}")
+    return start_epoch
+
+
+def restore_checkpoint(checkpoint, fpath, model, optimizer=None, scheduler=None, restore_rng=True):
+    """Put a loaded checkpoint (read from ``fpath``) into model / optimizer / scheduler and, with
+    ``restore_rng``, the RNG states; return its epoch."""
     try:
         model.load_state_dict(checkpoint["state_dict"])
         print("Loaded model weights")
@@ -103,14 +111,13 @@ def resume_from_checkpoint(fdir, model, optimizer=None, scheduler=None, restore_
         if scheduler is not None and checkpoint.get("scheduler") is not None:
             scheduler.load_state_dict(checkpoint["scheduler"])
             print("Loaded scheduler")
-        start_epoch = checkpoint["epoch"]
+        epoch = checkpoint["epoch"]
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
         raise CheckpointError(f"Checkpoint {fpath} does not match this model/optimizer: {e}") from e
     if restore_rng and checkpoint.get("rng_state") is not None:
         set_rng_state(checkpoint["rng_state"])
         print("Restored random number generator states")
-    print(f"Previous epoch: {start_epoch}")
-    return start_epoch
+    return epoch
 
 
 def count_num_param(model=None, params=None):

@@ -5,7 +5,7 @@ import random
 import warnings
 from collections import defaultdict
 
-from dpl.engine.utils.io import read_json, write_json
+from dpl.engine.utils.io import read_json, remove_stale_temps, write_json
 
 
 class Datum:
@@ -114,9 +114,15 @@ class DatasetBase:
         """
         if num_shots < 1:
             return train, val
+        train, val = self._fewshot_from_cache_or_sample(train, val, num_shots, seed, cache_dir, image_dir)
+        warn_short_classes(train, num_shots)
+        return train, val
+
+    def _fewshot_from_cache_or_sample(self, train, val, num_shots, seed, cache_dir, image_dir):
         path = os.path.join(cache_dir, f"shot_{num_shots}-seed_{seed}.json")
         if seed >= 0 and os.path.isfile(path):
-            cached = self._read_fewshot_cache(path, train + val, image_dir)
+            cached = self._read_fewshot_cache(path, {"train": (train, num_shots), "val": (val, min(num_shots, 4))},
+                                              image_dir)
             if cached is not None:
                 print(f"Loading preprocessed few-shot data from {path}")
                 return cached
@@ -127,23 +133,25 @@ class DatasetBase:
         if seed >= 0:
             data = {"train": to_triples(train, image_dir), "val": to_triples(val, image_dir)}
             print(f"Saving preprocessed few-shot data to {path}")
+            # a shared folder: only temp files old enough to be left by killed writes, not by other runs' writes
+            remove_stale_temps(cache_dir, min_age_s=3600)
             write_json(data, path)
         return train, val
 
     @staticmethod
-    def _read_fewshot_cache(path, known_items, image_dir):
+    def _read_fewshot_cache(path, sources, image_dir):
+        """The cached ``(train, val)`` when the cache obeys the rule that made it, for each split of ``sources``
+        (name -> (full split, K)): items of that split, each once, every class of it with K images (all it has
+        when fewer), and present on disk. Else None, with a warning (the caller rebuilds it)."""
         try:
             data = read_json(path)
-            known = {(item.impath, item.label, item.classname) for item in known_items}
             out = []
-            for split in ("train", "val"):
+            for split, (source, k) in sources.items():
                 items = from_triples(data[split], image_dir)
-                for item in items:
-                    if (item.impath, item.label, item.classname) not in known:
-                        raise ValueError(f"{item.impath} (label {item.label}, class {item.classname!r}) "
-                                         "is not in the dataset's split")
-                    if not os.path.isfile(item.impath):
-                        raise ValueError(f"missing image {item.impath}")
+                check_fewshot_rule(items, source, k, split)
+                missing = [item.impath for item in items if not os.path.isfile(item.impath)]
+                if missing:
+                    raise ValueError(f"missing image {missing[0]}")
                 out.append(items)
             return tuple(out)
         except (ValueError, KeyError, TypeError, OSError) as e:
@@ -170,6 +178,51 @@ class DatasetBase:
                 for item in dataset if item.label in relabeler
             ])
         return output
+
+
+def _class_counts(items):
+    counts = defaultdict(int)
+    for item in items:
+        counts[item.label] += 1
+    return counts
+
+
+def images_per_class(items):
+    """{"min": n, "max": n} images per class of ``items`` (what a K-shot set really holds)."""
+    counts = _class_counts(items).values()
+    return {"min": min(counts), "max": max(counts)} if counts else {"min": 0, "max": 0}
+
+
+def warn_short_classes(train, num_shots):
+    """The real count when classes have fewer training images than DATASET.NUM_SHOTS (they keep all they have)."""
+    counts = _class_counts(train)
+    short = [n for n in counts.values() if n < num_shots]
+    if short:
+        real = images_per_class(train)
+        span = f"{real['min']}" if real["min"] == real["max"] else f"{real['min']} to {real['max']}"
+        print(f"WARNING: DATASET.NUM_SHOTS is {num_shots} but {len(short)} of {len(counts)} classes have fewer "
+              f"training images; they use all they have, so this run trains on {span} images per class")
+
+
+def check_fewshot_rule(items, source, k, split="train"):
+    """ValueError unless ``items`` is what Dassl's few-shot rule can draw from ``source`` with ``k`` shots: items of
+    ``source``, none twice, every label of ``source`` present with ``min(k, its count)`` items."""
+    known = {(item.impath, item.label, item.classname) for item in source}
+    seen = set()
+    for item in items:
+        key = (item.impath, item.label, item.classname)
+        if key not in known:
+            raise ValueError(f"{item.impath} (label {item.label}, class {item.classname!r}) is not in the dataset's "
+                             f"{split} split")
+        if key in seen:
+            raise ValueError(f"{item.impath} is listed twice in {split}")
+        seen.add(key)
+    available, cached = _class_counts(source), _class_counts(items)
+    for label, n in available.items():
+        want = min(k, n) if k >= 1 else n
+        if cached[label] != want:
+            raise ValueError(f"{split} has {cached[label]} images of class {label}, the {k}-shot rule gives {want} "
+                             f"({len(items)} entries for {len(available)} classes in all)")
 
 
 def to_triples(items, image_dir):
