@@ -9,6 +9,7 @@ and the exit status is 2.
 """
 import argparse
 import os
+import random
 import shlex
 import sys
 import time
@@ -122,15 +123,24 @@ def results_record(trainer, cfg, args, elapsed):
 
 def run(args, cfg):
     """Everything after the logger is up; returns the trainer."""
+    from dpl.engine import distributed
     from dpl.engine.utils import set_random_seed, write_json
     from dpl.engine.utils.io import remove_stale_temps
 
     start = time.time()
-    for path in remove_stale_temps(cfg.OUTPUT_DIR):
-        print(f"Removed {path}, left by a write that was killed")
+    if distributed.is_main():
+        for path in remove_stale_temps(cfg.OUTPUT_DIR):
+            print(f"Removed {path}, left by a write that was killed")
+    distributed.barrier()
     if cfg.SEED >= 0:
         print(f"Setting fixed seed: {cfg.SEED}")
         set_random_seed(cfg.SEED)
+    elif distributed.is_distributed():  # every process must draw the same numbers: one seed, chosen by the first
+        seed = distributed.gather_objects(random.SystemRandom().randrange(2 ** 31))[0]
+        print(f"Data-parallel run without --seed: every process uses seed {seed}")
+        set_random_seed(seed)
+    if distributed.is_distributed():
+        print(f"Data-parallel run: {distributed.world_size()} processes; each takes its slice of every batch")
     print_run_header(args, cfg)
     if torch.cuda.is_available() and cfg.USE_CUDA:
         torch.backends.cudnn.benchmark = True
@@ -159,7 +169,7 @@ def run(args, cfg):
     elif not args.no_train:
         trainer.train()
 
-    if getattr(trainer, "last_results", None):
+    if getattr(trainer, "last_results", None) and distributed.is_main():
         path = os.path.join(cfg.OUTPUT_DIR, "results.json")
         write_json(results_record(trainer, cfg, args, round(time.time() - start, 3)), path)
         print(f"Results written to {path}")
@@ -177,9 +187,16 @@ def main(args):
     from dpl.config import setup_cfg
     from dpl.engine.utils import setup_logger
 
+    from dpl.engine import distributed
+
+    logger, quiet = None, None
     try:
         cfg = setup_cfg(args)
-        logger = setup_logger(cfg.OUTPUT_DIR)  # before anything else is printed, so all of it is in log.txt
+        distributed.init_from_env(use_cuda=cfg.USE_CUDA)  # torchrun: join the other processes
+        if distributed.is_main():
+            logger = setup_logger(cfg.OUTPUT_DIR)  # before anything else is printed, so all of it is in log.txt
+        else:  # the first process logs for all; the others keep their errors (stderr) only
+            quiet, sys.stdout = sys.stdout, open(os.devnull, "w")
     except DPLError as e:
         report_error(e)
         raise SystemExit(2) from None
@@ -192,6 +209,10 @@ def main(args):
         if logger is not None:
             sys.stdout.flush()
             logger.close()
+        if quiet is not None:
+            sys.stdout.close()
+            sys.stdout = quiet
+        distributed.shutdown()
 
 
 def cli(argv=None):

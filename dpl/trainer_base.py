@@ -169,6 +169,7 @@ class PromptTrainer(TrainerX):
         names = self.get_model_names(names)
         self.model_zero_grad(names)
         self.scaler.scale(loss).backward()
+        self.sync_gradients(names)  # scaled gradients: the scaler unscales the combined ones
         for name in names:
             if self._optims[name] is not None:
                 self.scaler.step(self._optims[name])

@@ -11,7 +11,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from dpl.engine import TRAINER_REGISTRY
+from dpl.engine import TRAINER_REGISTRY, distributed
 from dpl.errors import ConfigError
 from dpl.prompting import Architecture, SearchSpace, supernet_prompts
 from dpl.prompting.supernet import INITS
@@ -143,7 +143,8 @@ class DPLSearch(PromptTrainer):
         # The epoch's alphas file first, its checkpoint after: a run killed in between redoes the epoch and
         # rewrites the file, while the reverse order would resume past an epoch whose file was never written.
         probs = self.model.architecture.probabilities()
-        save_alpha_probabilities(self.output_dir, self.epoch + 1, probs)
+        if distributed.is_main():
+            save_alpha_probabilities(self.output_dir, self.epoch + 1, probs)
         super().after_epoch()
         for branch, p in probs.items():
             conf, length = p.max(dim=-1)
@@ -166,6 +167,8 @@ class DPLSearch(PromptTrainer):
         print(f"Searched layout: {layout.summary()}")
         for line in report.lines():
             print(line)
+        if not distributed.is_main():  # a data-parallel run: the first process writes the search's files
+            return layout
         d = self.cfg.DATASET
         title = (f"DPL search: {d.NAME}{f' ({d.FOLDER})' if d.FOLDER else ''}, {self.cfg.MODEL.BACKBONE.NAME}, "
                  f"{d.NUM_SHOTS} shots, seed {self.cfg.SEED}")

@@ -51,6 +51,13 @@ def init_from_env(use_cuda=True):
     return True
 
 
+def shutdown():
+    """Leave the process group at the end of a run (after every process reached this point)."""
+    if is_distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def barrier():
     if is_distributed():
         dist.barrier()
@@ -66,16 +73,19 @@ def main_first():
         barrier()
 
 
-def sync_gradients(params, local_count, global_count):
-    """Make every rank's gradients those of the whole batch: each rank's gradient of its own batch mean weighted by
-    its share of the samples, summed over ranks (exact for losses that are means over the batch)."""
+def sync_gradients(params, local_count):
+    """Make every rank's gradients those of the whole batch: each rank's gradient of the mean over its ``local_count``
+    samples, weighted by its share of all the ranks' samples, summed over the ranks (exact for losses that are means
+    over the batch; a term that does not depend on the batch, equal on every rank, stays as it is). One all-reduce."""
     if not is_distributed():
         return
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return
-    flat = torch.cat([g.reshape(-1).float() for g in grads]) * (local_count / global_count)
+    flat = torch.cat([g.reshape(-1).double() * local_count for g in grads]
+                     + [torch.tensor([float(local_count)], dtype=torch.float64, device=grads[0].device)])
     dist.all_reduce(flat)
+    flat = flat[:-1] / flat[-1]
     offset = 0
     for g in grads:
         n = g.numel()
@@ -116,19 +126,27 @@ class SeededBatchSampler(Sampler):
 
 
 class ShardedBatchSampler(Sampler):
-    """This rank's slice (``batch[rank::world]``) of every batch of ``batch_sampler``."""
+    """This rank's slice (``batch[rank::world]``) of every batch of ``batch_sampler``. ``strict`` (training): every
+    rank must get a non-empty slice of every batch, since each step all-reduces gradients; otherwise (evaluation) a
+    rank skips a batch too small to give it anything."""
 
-    def __init__(self, batch_sampler, batch_size, rank_=None, world=None):
+    def __init__(self, batch_sampler, batch_size, rank_=None, world=None, strict=True):
         self.batch_sampler = batch_sampler
         self.rank = rank() if rank_ is None else rank_
         self.world = world_size() if world is None else world
+        self.strict = strict
         if batch_size < self.world:
             raise ConfigError(f"a batch of {batch_size} cannot be split over {self.world} processes; use a batch size "
                               f"of at least {self.world} (DATALOADER.*.BATCH_SIZE) or fewer processes")
 
     def __iter__(self):
         for batch in self.batch_sampler:
-            yield batch[self.rank::self.world]
+            if len(batch) < self.world and self.strict:
+                raise ConfigError(f"a training batch of {len(batch)} samples cannot be split over {self.world} "
+                                  "processes (the split holds fewer samples than the batch size); use fewer processes")
+            mine = batch[self.rank::self.world]
+            if mine:
+                yield mine
 
     def __len__(self):
         return len(self.batch_sampler)

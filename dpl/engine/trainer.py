@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from dpl.engine import distributed
 from dpl.engine.evaluation import build_evaluator
 from dpl.engine.registry import Registry
 from dpl.engine.utils.dassl_compat import read_checkpoint
@@ -97,7 +98,17 @@ class TrainerBase:
     def model_backward_and_update(self, loss, names=None):
         self.model_zero_grad(names)
         self.model_backward(loss)
+        self.sync_gradients(names)
         self.model_update(names)
+
+    def sync_gradients(self, names=None):
+        """In a data-parallel run, the gradients of models ``names`` over all processes' samples of this batch
+        (``batch_count`` samples here, set by ``parse_batch_train``); nothing otherwise."""
+        if not distributed.is_distributed():
+            return
+        params = [p for name in self.get_model_names(names) if self._optims[name] is not None
+                  for group in self._optims[name].param_groups for p in group["params"]]
+        distributed.sync_gradients(params, self.batch_count)
 
     def update_lr(self, names=None):
         for name in self.get_model_names(names):
@@ -116,7 +127,10 @@ class TrainerBase:
         """``directory/<name>/model.pth.tar-<epoch+1>`` (or ``model_name``) for every registered model.
 
         An epoch's files are one unit: every model's file is written before any ``checkpoint`` pointer moves,
-        so a run killed in between resumes every model from the same epoch (see ``epoch_checkpoints``)."""
+        so a run killed in between resumes every model from the same epoch (see ``epoch_checkpoints``). In a
+        data-parallel run only the first process writes (every process holds the same weights)."""
+        if not distributed.is_main():
+            return
         rng_state = get_rng_state()
         extras = self.checkpoint_extras()
         names = self.get_model_names()
@@ -242,6 +256,8 @@ class TrainerBase:
     def init_writer(self, log_dir):
         if self._writer is not None or not getattr(self, "cfg", None) or not self.cfg.TRAIN.get("TENSORBOARD", False):
             return
+        if not distributed.is_main():
+            return
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
@@ -306,13 +322,17 @@ class SimpleTrainer(TrainerBase):
     def __init__(self, cfg):
         super().__init__()
         self.check_cfg(cfg)
-        self.device = torch.device("cuda" if torch.cuda.is_available() and cfg.USE_CUDA else "cpu")
+        cuda = torch.cuda.is_available() and cfg.USE_CUDA
+        # one GPU per process in a data-parallel run (torchrun's LOCAL_RANK)
+        self.device = torch.device(f"cuda:{distributed.local_rank()}" if cuda and distributed.is_distributed()
+                                   else "cuda" if cuda else "cpu")
         self.start_epoch = self.epoch = 0
         self.max_epoch = cfg.OPTIM.MAX_EPOCH
         self.output_dir = cfg.OUTPUT_DIR
         self.cfg = cfg
         self.last_results = {}
-        self.build_data_loader()
+        with distributed.main_first():  # a dataset that generates or caches files does so once
+            self.build_data_loader()
         self.build_model()
         self.evaluator = build_evaluator(cfg, lab2cname=self.lab2cname)
         self.best_result = -np.inf
@@ -386,7 +406,9 @@ class SimpleTrainer(TrainerBase):
                 self.save_model(self.epoch, self.output_dir, val_result=curr_result, model_name=BEST_NAME)
         if meet_checkpoint_freq or last_epoch:
             self.save_model(self.epoch, self.output_dir)
-            epoch_checkpoints.prune(self.output_dir, self.get_model_names(), self.cfg.TRAIN.get("CHECKPOINT_KEEP", 0))
+            if distributed.is_main():
+                epoch_checkpoints.prune(self.output_dir, self.get_model_names(),
+                                        self.cfg.TRAIN.get("CHECKPOINT_KEEP", 0))
 
     def before_test(self):
         """Hook run once per evaluation, after eval mode is set (e.g. compute class text features)."""
@@ -407,6 +429,7 @@ class SimpleTrainer(TrainerBase):
             input, label = self.parse_batch_test(batch)
             output = self.model_inference(input)
             self.evaluator.process(output, label)
+        self.evaluator.gather()  # a data-parallel run: every process's predictions, before any metric
         results = self.evaluator.evaluate()
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
@@ -459,5 +482,6 @@ class TrainerX(SimpleTrainer):
             end = time.time()
 
     def parse_batch_train(self, batch):
+        self.batch_count = len(batch["label"])  # this process's share of the batch (data-parallel runs)
         return _to_device(batch["img"], self.device), _to_device(batch["label"], self.device)
 

@@ -195,9 +195,17 @@ train_args() {
     PY_ARGS=(--root "$DATA" --backbone "$BACKBONE" "$@" "${OPTS_ARR[@]}")
 }
 
+# NPROC=N (N > 1): every run data-parallel over N processes on this machine (torchrun; one GPU each with CUDA).
+NPROC="${NPROC:-1}"
+[[ "$NPROC" =~ ^[1-9][0-9]*$ ]] || die "NPROC must be a number of processes (1 or more), got '$NPROC'"
+
 train_py() {
     train_args "$@"
-    "${PYTHON_CMD[@]}" train.py "${PY_ARGS[@]}"
+    if (( NPROC > 1 )); then
+        "${PYTHON_CMD[@]}" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" train.py "${PY_ARGS[@]}"
+    else
+        "${PYTHON_CMD[@]}" train.py "${PY_ARGS[@]}"
+    fi
 }
 
 # finished_run OUT_DIR MARKER ARGS...: true when OUT_DIR holds a finished run (MARKER present) of exactly the

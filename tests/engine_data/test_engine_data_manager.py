@@ -108,8 +108,9 @@ def test_drop_last_rule(toy_root, n, batch_size, is_train, drop):
     data = toy_items(str(toy_root), "train", 3)[:n]
     cfg = data_cfg(toy_root)
     loader = build_data_loader(cfg, "SequentialSampler", data, batch_size, build_transform(cfg, False), is_train)
-    assert loader.drop_last is drop
-    assert len(loader) == (n // batch_size if drop else -(-n // batch_size))
+    sizes = [len(batch) for batch in loader.batch_sampler]
+    assert len(loader) == len(sizes) == (n // batch_size if drop else -(-n // batch_size))
+    assert sum(sizes) == (n // batch_size * batch_size if drop else n)
     assert loader.num_workers == 0 and loader.pin_memory == torch.cuda.is_available()
 
 

@@ -61,6 +61,11 @@ def fake_train(argv):
 
 def main():
     argv = sys.argv[1:]
+    if argv[:2] == ["-m", "torch.distributed.run"]:  # torchrun: record how it was launched, then fake train.py
+        script = next(i for i, a in enumerate(argv) if a.endswith("train.py"))
+        record("torchrun", argv[:script])
+        fake_train(argv[script + 1:])
+        return
     if argv and argv[0] in ("-c", "-m"):
         record(argv[0], argv)
         if argv[:3] == ["-m", "dpl.run_identity", "check"]:

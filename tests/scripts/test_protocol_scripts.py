@@ -332,3 +332,13 @@ def test_config_root_of_ones_own_falls_back_to_the_shipped_trainer_configs(env, 
     assert arg(only["argv"], "--dataset-config-file") == str(mine / "datasets" / "mine.yaml")
     assert arg(only["argv"], "--config-file") == "configs/trainers/CoOp/vit_b16_ep50.yaml"  # the shipped one
     assert ("DATASET.FOLDER", "my_images") in opts(only["argv"])
+
+
+def test_nproc_runs_every_step_with_torchrun(env):
+    run("main.sh", "demo", 4, env=env, SEEDS="1", NPROC="2")
+    log = [json.loads(line) for line in Path(env["FAKE_PY_LOG"]).read_text().splitlines()]
+    launches = [entry["argv"] for entry in log if entry["kind"] == "torchrun"]
+    assert len(launches) == 2 and len(calls(env)) == 2  # the search and the training
+    assert all(a[:2] == ["-m", "torch.distributed.run"] and "--nproc_per_node" in a and "2" in a for a in launches)
+    proc = run("main.sh", "demo", 4, env=env, check=False, NPROC="two")
+    assert proc.returncode != 0 and "NPROC must be a number" in proc.stderr

@@ -5,8 +5,9 @@ import os
 import torch
 import torchvision.transforms as T
 from tabulate import tabulate
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset
 
+from dpl.engine import distributed
 from dpl.engine.data.datasets import build_dataset
 from dpl.engine.data.samplers import build_sampler
 from dpl.engine.data.transforms import build_transform
@@ -42,14 +43,17 @@ def build_data_loader(cfg, sampler_type="SequentialSampler", data_source=None, b
         raise DataError(f"Dataset {cfg.DATASET.NAME}: a split handed to the data loader is empty")
     sampler = build_sampler(sampler_type, data_source=data_source, batch_size=batch_size, cfg=cfg,
                             n_domain=n_domain, n_ins=n_ins)
+    batches = BatchSampler(sampler, batch_size, drop_last=is_train and len(data_source) >= batch_size)
+    if is_train:  # each sample's augmentation seeded by the sampler: the same wherever it is loaded
+        batches = distributed.SeededBatchSampler(batches)
+    if distributed.is_distributed():  # this process's slice of every batch
+        batches = distributed.ShardedBatchSampler(batches, batch_size, strict=is_train)
     wrapper = dataset_wrapper or DatasetWrapper
     use_cuda = torch.cuda.is_available() and _cfg_get(cfg, "USE_CUDA", True)
     return DataLoader(
         wrapper(cfg, data_source, transform=tfm, is_train=is_train),
-        batch_size=batch_size,
-        sampler=sampler,
+        batch_sampler=batches,
         num_workers=cfg.DATALOADER.NUM_WORKERS,
-        drop_last=is_train and len(data_source) >= batch_size,
         pin_memory=bool(use_cuda),
     )
 
@@ -77,7 +81,17 @@ class DatasetWrapper(Dataset):
     def __len__(self):
         return len(self.data_source)
 
-    def __getitem__(self, idx):
+    def __getitem__(self, key):
+        """``key``: an index, or ``(index, seed)`` from a training sampler: the sample's random augmentation then
+        draws from a generator seeded by ``seed``, whichever worker or process loads it."""
+        if isinstance(key, (tuple, list)):
+            idx, seed = key
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                return self._item(idx)
+        return self._item(key)
+
+    def _item(self, idx):
         item = self.data_source[idx]
         output = {"label": item.label, "domain": item.domain, "impath": item.impath, "index": idx}
         img0 = self._read(item.impath, idx)

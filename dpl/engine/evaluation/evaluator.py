@@ -4,6 +4,7 @@ from collections import Counter, OrderedDict, defaultdict
 
 import torch
 
+from dpl.engine import distributed
 from dpl.engine.utils.io import atomic_torch_save
 
 from .build import EVALUATOR_REGISTRY
@@ -50,6 +51,9 @@ class EvaluatorBase:
     def evaluate(self):
         raise NotImplementedError
 
+    def gather(self):
+        """A data-parallel run: take in every process's predictions, so ``evaluate`` sees the whole split."""
+
 
 @EVALUATOR_REGISTRY.register()
 class Classification(EvaluatorBase):
@@ -67,6 +71,20 @@ class Classification(EvaluatorBase):
         self._y_true = []
         self._y_pred = []
         self._per_class_res = defaultdict(list) if self._per_class else None
+
+    def gather(self):
+        parts = distributed.gather_objects((self._correct, self._total, self._y_true, self._y_pred,
+                                            dict(self._per_class_res) if self._per_class_res is not None else None))
+        if len(parts) == 1:
+            return
+        self.reset()
+        for correct, total, y_true, y_pred, per_class in parts:
+            self._correct += correct
+            self._total += total
+            self._y_true.extend(y_true)
+            self._y_pred.extend(y_pred)
+            for label, hits in (per_class or {}).items():
+                self._per_class_res[label].extend(hits)
 
     def process(self, mo, gt):
         # mo: logits (B, C); gt: labels (B,)
@@ -111,7 +129,7 @@ class Classification(EvaluatorBase):
             mean_acc = sum(accs) / len(accs) if accs else 0.0
             print(f"* average: {mean_acc:.1f}%")
             results["perclass_accuracy"] = mean_acc
-        if self.cfg.TEST.COMPUTE_CMAT:
+        if self.cfg.TEST.COMPUTE_CMAT and distributed.is_main():
             save_path = os.path.join(self.cfg.OUTPUT_DIR, "cmat.pt")
             atomic_torch_save(confusion_matrix_normalized(self._y_true, self._y_pred), save_path)
             print(f"Confusion matrix is saved to {save_path}")
