@@ -47,7 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, nargs="+", default=[4])
     p.add_argument("--classes", type=int, nargs="+", default=[100])
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    p.add_argument("--max-length", type=int, default=6, help="N: candidate lengths 0..N")
+    p.add_argument("--max-length", type=int, nargs="+", default=[6], help="N: candidate lengths 0..N (several: one "
+                   "run each)")
     p.add_argument("--fixed-length", type=int, default=3, help="tokens per layer of the fixed-layout model")
     p.add_argument("--json", help="also write the results to this JSON file")
     for key in VITB16:
@@ -83,7 +84,7 @@ def logits(pc, emb, eot, images, vision, text):
     return pc.logit_scale.exp() * img @ txt.t()
 
 
-def make_step(variant, args, pc, emb, eot, batches):
+def make_step(variant, args, pc, emb, eot, batches, max_length=None):
     (val_x, val_y), (train_x, train_y) = batches
     if variant == "fixed":
         layout = PromptLayout.uniform(args.fixed_length, pc.vision_layers, pc.text_layers)
@@ -99,8 +100,9 @@ def make_step(variant, args, pc, emb, eot, batches):
         return step
 
     naive, recompute = variant == "naive", variant == "recompute"
-    space = SearchSpace(pc.vision_layers, pc.text_layers, pc.vision_width, pc.text_width, args.max_length).to(args.device)
-    arch = Architecture(pc.vision_layers, pc.text_layers, args.max_length).to(args.device)
+    n = max_length or args.max_length[0]
+    space = SearchSpace(pc.vision_layers, pc.text_layers, pc.vision_width, pc.text_width, n).to(args.device)
+    arch = Architecture(pc.vision_layers, pc.text_layers, n).to(args.device)
     opt_a = torch.optim.Adam(arch.parameters(), lr=3.5e-3, betas=(0.5, 0.999))
     opt_p = torch.optim.SGD(space.parameters(), lr=3.5e-3)
 
@@ -145,7 +147,7 @@ def memory_child(args):
     2 ms; ru_maxrss cannot be reset and its peak is set while building the model) and the RSS before it."""
     pc, _ = build_model(args)
     emb, eot, batches = build_inputs(pc, args, args.batch[0], args.classes[0])
-    step = make_step(args.variant, args, pc, emb, eot, batches)
+    step = make_step(args.variant, args, pc, emb, eot, batches, args.max_length[0])
     base = current_rss_mb()
     peak, done = [base], threading.Event()
 
@@ -161,19 +163,19 @@ def memory_child(args):
     print(json.dumps({"peak_mb": max(peak[0], current_rss_mb()), "step_mb": max(peak[0], current_rss_mb()) - base}))
 
 
-def cpu_memory(variant, argv, batch, n_classes):
+def cpu_memory(variant, argv, batch, n_classes, max_length):
     keep = [a for a in argv if a != "--variant"]
     out = subprocess.run([sys.executable, __file__, *keep, "--variant", variant, "--device", "cpu",
-                          "--batch", str(batch), "--classes", str(n_classes)],
+                          "--batch", str(batch), "--classes", str(n_classes), "--max-length", str(max_length)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(variant, args, argv, pc, emb, eot, batches, batch, n_classes):
+def measure(variant, args, argv, pc, emb, eot, batches, batch, n_classes, max_length):
     """{"ms": per step, "peak_mb", "step_mb"} of one variant, or {"oom": True}."""
     step = None
     try:
-        step = make_step(variant, args, pc, emb, eot, batches)
+        step = make_step(variant, args, pc, emb, eot, batches, max_length)
         if args.device == "cuda":
             for _ in range(args.warmup):
                 step()
@@ -184,7 +186,7 @@ def measure(variant, args, argv, pc, emb, eot, batches, batch, n_classes):
             peak = torch.cuda.max_memory_allocated()
             return {"ms": ms, "peak_mb": peak / 2**20, "step_mb": (peak - base) / 2**20}
         ms = time_ms(step, args)
-        return {"ms": ms, **cpu_memory(variant, argv, batch, n_classes)}
+        return {"ms": ms, **cpu_memory(variant, argv, batch, n_classes, max_length)}
     except torch.cuda.OutOfMemoryError:
         return {"oom": True}
     finally:
@@ -218,29 +220,28 @@ def main(argv=None):
     pc, shapes = build_model(args)
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(f"device {args.device} ({device_name}), torch {torch.__version__}, threads {torch.get_num_threads()}; "
-          f"shapes {shapes}; N {args.max_length}, fixed {args.fixed_length} tokens/layer, repeats {args.repeats}")
+          f"shapes {shapes}; fixed {args.fixed_length} tokens/layer, repeats {args.repeats}")
     runs = []
-    for batch in args.batch:
-        for n_classes in args.classes:
-            emb, eot, batches = build_inputs(pc, args, batch, n_classes)
-            results = {}
-            print(f"--- batch {batch}, {n_classes} classes")
-            for variant in args.variants:
-                r = results[variant] = measure(variant, args, argv, pc, emb, eot, batches, batch, n_classes)
-                if r.get("oom"):
-                    print(f"{variant:>9}: out of memory ({LABELS[variant]})")
-                else:
-                    print(f"{variant:>9}: {r['ms']:9.1f} ms/step  ({LABELS[variant]}); memory: peak "
-                          f"{r['peak_mb']:.0f} MiB, +{r['step_mb']:.0f} MiB during the step", flush=True)
-            rat = ratios(results)
-            for name, value in rat.items():
-                print(f"{name:>28} = {value:.2f}")
-            runs.append({"batch": batch, "classes": n_classes, "results": results, "ratios": rat})
-            del emb, eot, batches
+    for n, batch, n_classes in [(n, b, c) for n in args.max_length for b in args.batch for c in args.classes]:
+        emb, eot, batches = build_inputs(pc, args, batch, n_classes)
+        results = {}
+        print(f"--- N {n}, batch {batch}, {n_classes} classes")
+        for variant in args.variants:
+            r = results[variant] = measure(variant, args, argv, pc, emb, eot, batches, batch, n_classes, n)
+            if r.get("oom"):
+                print(f"{variant:>9}: out of memory ({LABELS[variant]})")
+            else:
+                print(f"{variant:>9}: {r['ms']:9.1f} ms/step  ({LABELS[variant]}); memory: peak "
+                      f"{r['peak_mb']:.0f} MiB, +{r['step_mb']:.0f} MiB during the step", flush=True)
+        rat = ratios(results)
+        for name, value in rat.items():
+            print(f"{name:>28} = {value:.2f}")
+        runs.append({"max_length": n, "batch": batch, "classes": n_classes, "results": results, "ratios": rat})
+        del emb, eot, batches
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": args.device, "device_name": device_name, "torch": torch.__version__,
-                       "shapes": shapes, "max_length": args.max_length, "fixed_length": args.fixed_length,
+                       "shapes": shapes, "fixed_length": args.fixed_length,
                        "repeats": args.repeats, "runs": runs}, f, indent=1)
     return runs
 

@@ -21,7 +21,8 @@ def hms(seconds):
 def estimate(search, evaluation, shots=16, classes=100, batch=4, search_epochs=80, train_epochs=40,
              test_images=2465):
     """Rows (what, count, per-unit time, total seconds) of the estimate."""
-    run = next((r for r in search["runs"] if r["batch"] == batch and r["classes"] == classes), None)
+    run = next((r for r in search["runs"] if r["batch"] == batch and r["classes"] == classes
+                and r.get("max_length", 6) == 6), None)
     if run is None:
         raise SystemExit(f"{search.get('path', 'the search JSON')} has no run at batch {batch} with {classes} "
                          "classes; run bench_search.py with those values in --batch and --classes")

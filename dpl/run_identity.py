@@ -112,10 +112,17 @@ def _listing_digest(folder):
 
 def backbone_identity(cfg):
     from dpl.backbone import local_weights_file
+    from dpl.backbone_open_clip import is_open_clip_name
 
     name, path = cfg.MODEL.BACKBONE.NAME, cfg.MODEL.BACKBONE.PATH
     if not name:
         return {}
+    if is_open_clip_name(name):  # MODEL.BACKBONE.PRETRAINED: a weights file (hashed), a tag or "random"
+        pretrained = str(cfg.MODEL.BACKBONE.PRETRAINED).strip()
+        file = os.path.expanduser(pretrained)
+        if pretrained and os.path.isfile(file):
+            return {"backbone.sha256": file_sha256(file)}
+        return {"backbone.pretrained": pretrained}
     file = local_weights_file(name, path)
     if file is None:
         return {"backbone.sha256": "built-in" if name == "tiny-random" else "not on this machine"}
