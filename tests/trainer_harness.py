@@ -30,8 +30,9 @@ PER_TRAINER = {
 }
 
 
-def build(trainer, data_root, output_dir, precision="fp32", opts=(), seed=1):
-    """The trainer as ``train.py`` would build it (seeded), without training."""
+def build_as_train_py(trainer, config, data_root, output_dir, opts=(), seed=1):
+    """``trainer`` with ``configs/trainers/<config>`` and KEY VALUE ``opts``, built as ``train.py`` would build it
+    (seeded) on the Demo dataset with tiny-random, without training."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from train import build_parser
@@ -43,15 +44,20 @@ def build(trainer, data_root, output_dir, precision="fp32", opts=(), seed=1):
     import datasets  # noqa: F401  (registers Demo)
     import trainers  # noqa: F401  (registers every trainer)
 
-    node, config = TRAINERS[trainer]
     argv = ["--root", str(data_root), "--output-dir", str(output_dir), "--seed", str(seed), "--trainer", trainer,
             "--backbone", "tiny-random", "--dataset-config-file", str(REPO / "configs/datasets/demo.yaml"),
-            "--config-file", str(REPO / "configs/trainers" / config),
-            *[str(o) for o in [*FAST, *PER_TRAINER.get(trainer, []), f"TRAINER.{node}.PREC", precision, *opts]]]
+            "--config-file", str(REPO / "configs/trainers" / config), *map(str, opts)]
     cfg = setup_cfg(build_parser().parse_args(argv))
     set_random_seed(cfg.SEED)
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     return build_trainer(cfg)
+
+
+def build(trainer, data_root, output_dir, precision="fp32", opts=(), seed=1):
+    """Any trainer for one short epoch (``FAST``) in ``precision``, with its published config."""
+    node, config = TRAINERS[trainer]
+    return build_as_train_py(trainer, config, data_root, output_dir,
+                             [*FAST, *PER_TRAINER.get(trainer, []), f"TRAINER.{node}.PREC", precision, *opts], seed)
 
 
 class Interrupt(Exception):

@@ -54,7 +54,7 @@ def init_from_env(use_cuda=True):
 def shutdown():
     """Leave the process group at the end of a run (after every process reached this point)."""
     if is_distributed():
-        dist.barrier()
+        barrier()
         dist.destroy_process_group()
 
 

@@ -18,8 +18,8 @@ from dpl.engine.utils.dassl_compat import read_checkpoint
 from dpl.engine.utils.logger import console_stream
 from dpl.engine.utils.meters import AverageMeter, MetricMeter
 from dpl.engine.utils import epoch_checkpoints
-from dpl.engine.utils.torchtools import (BEST_NAME, POINTER_NAME, get_rng_state, latest_checkpoint_path,
-                                         load_checkpoint, restore_checkpoint, save_checkpoint)
+from dpl.engine.utils.torchtools import (BEST_NAME, POINTER_NAME, get_rng_state, load_checkpoint,
+                                         restore_checkpoint, save_checkpoint)
 from dpl.errors import CheckpointError
 
 TRAINER_REGISTRY = Registry("TRAINER")

@@ -9,16 +9,13 @@ import torch
 
 pytest.importorskip("dpl.config")
 from dpl_harness import build  # noqa: E402
+from trainer_harness import train_until_interrupted  # noqa: E402
 
 from dpl.errors import ConfigError  # noqa: E402
 
 # cycle: the alpha steps walk through the val split (the official "first" is tested on its own below)
 SEARCH_OPTS = ["OPTIM.MAX_EPOCH", 2, "DATALOADER.TEST.BATCH_SIZE", 4, "TRAIN.CHECKPOINT_FREQ", 1, "TEST.NO_TEST", True,
                "TRAINER.DPL.ALPHA_BATCHES", "cycle"]
-
-
-class Interrupt(Exception):
-    pass
 
 
 def learned_state(trainer):
@@ -106,15 +103,7 @@ def test_checkpoint_round_trip_restores_alphas(search_run, data_root, tmp_path):
 def test_resumed_search_ends_equal_to_uninterrupted(search_run, data_root, tmp_path):
     reference = learned_state(search_run[0])
     first = build(data_root, tmp_path, "DPLSearch", SEARCH_OPTS)
-    original_after_epoch = first.after_epoch
-
-    def stop_after_first_epoch():
-        original_after_epoch()
-        raise Interrupt
-
-    first.after_epoch = stop_after_first_epoch
-    with pytest.raises(Interrupt):
-        first.train()
+    train_until_interrupted(first)
     assert not (tmp_path / "layout.json").exists()
     resumed = build(data_root, tmp_path, "DPLSearch", SEARCH_OPTS)
     resumed.train()
