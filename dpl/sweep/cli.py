@@ -110,7 +110,7 @@ def main(argv=None):
     if args.status:
         report(args, jobs, state)
         return 0
-    print(f"[sweep] {len(jobs)} jobs ({sum(j.finished for j in jobs)} finished before), state in {state.folder}")
+    print(f"[sweep] {len(jobs)} jobs ({sum(j.is_finished() for j in jobs)} finished before), state in {state.folder}")
     if args.cluster == "slurm":
         run_slurm(jobs, state, partition=args.slurm_partition, timeout_min=args.timeout_min,
                   gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job)

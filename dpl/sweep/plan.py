@@ -27,7 +27,6 @@ class Job:
     seed: int
     trainer: str
     run_dir: str
-    finished: bool
     env: dict
     deps: list = field(default_factory=list)  # run_dirs of the jobs this one waits for
     argv: list = field(default_factory=list)  # its train.py arguments
@@ -83,7 +82,8 @@ class Settings:
         return env
 
 
-def _script_env(env):
+def script_env(env):
+    """This process's environment without the scripts' per-run settings, then ``env`` (a job's settings)."""
     keep = {k: v for k, v in os.environ.items() if k not in ("TRAINER", "LAYOUT", "CFG", "SEARCH_CFG", "OPTS", "SEEDS")}
     return {**keep, **env}
 
@@ -91,7 +91,7 @@ def _script_env(env):
 def query_plan(protocol, dataset, shots, seeds, env):
     """``step.sh --plan`` for one trainer: [(seed, step, marker present, run_dir, train.py argv)]."""
     proc = subprocess.run(["bash", str(STEP_SCRIPT), "--plan", protocol, dataset, str(shots), *map(str, seeds)],
-                          capture_output=True, text=True, env=_script_env(env), cwd=REPO)
+                          capture_output=True, text=True, env=script_env(env), cwd=REPO)
     if proc.returncode != 0:
         raise ConfigError(f"planning {protocol} {dataset} {shots}-shot for TRAINER={env['TRAINER']} failed: "
                           f"{(proc.stderr or proc.stdout).strip()}")
@@ -135,10 +135,10 @@ def expand(protocol, datasets, shots, seeds, trainers, settings):
                     previous[seed] = run_dir
                     if run_dir in jobs:
                         continue
-                    job = Job(step, protocol, dataset, k, seed, trainer, run_dir, False, env, deps, argv)
-                    if marker:
+                    job = Job(step, protocol, dataset, k, seed, trainer, run_dir, env, deps, argv)
+                    if marker:  # a finished run: of this configuration, or another's (refused)
                         try:
-                            job.finished = finished_with_this_configuration(run_dir, argv)
+                            finished_with_this_configuration(run_dir, argv)
                         except OtherRunError as e:
                             job.conflict = str(e)
                     jobs[run_dir] = job

@@ -1,7 +1,7 @@
 """Runs a sweep's jobs on submitit: its LocalExecutor on a workstation (one job per GPU, or CPU jobs with a thread
 budget each) or its SLURM executor on a cluster (one job per run, dependencies as ``afterok``).
 
-What was submitted is recorded in ``<output>/.sweep/<name>/state.json`` (written atomically), so a runner killed
+What was submitted is recorded in ``<output>/.sweeps/<name>/state.json`` (written atomically), so a runner killed
 at any moment and started again re-attaches to jobs still running (their process on this machine, their SLURM id),
 never starts a second copy of a job that is alive, skips finished ones (their ``results.json`` / ``layout.json``,
 as the scripts do) and resubmits the rest, which resume from their checkpoints.
@@ -14,12 +14,11 @@ from dpl.engine.utils.io import read_json, write_json
 LOCAL_POLL_S = 1.0
 
 
-def job_env(job, threads=None, gpu=None):
+def job_env(job, threads=None):
+    """The job's settings, with an intra-op thread budget for CPU jobs (submitit sets the GPUs)."""
     env = dict(job.env)
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    if gpu is not None:
-        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
     return env
 
 
@@ -91,10 +90,9 @@ def _command(job, env):
     """The job as submitit runs it: ``step.sh`` from the repository root, its output in the job's log files."""
     import submitit
 
-    from .plan import REPO
+    from .plan import REPO, script_env
 
-    clean = {k: v for k, v in os.environ.items() if k not in ("TRAINER", "LAYOUT", "CFG", "SEARCH_CFG", "OPTS")}
-    return submitit.helpers.CommandFunction(job.command, cwd=str(REPO), env={**clean, **env}, verbose=True)
+    return submitit.helpers.CommandFunction(job.command, cwd=str(REPO), env=script_env(env), verbose=True)
 
 
 def run_local(jobs, state, max_parallel, gpus=(), gpus_per_job=1, threads=None, timeout_min=60 * 24 * 7, log=print):
@@ -166,14 +164,12 @@ def run_local(jobs, state, max_parallel, gpus=(), gpus_per_job=1, threads=None, 
     return failed
 
 
-def run_slurm(jobs, state, partition="", timeout_min=24 * 60, gpus_per_job=1, cpus_per_job=8, extra=None,
-              log=print, executor=None):
+def run_slurm(jobs, state, partition="", timeout_min=24 * 60, gpus_per_job=1, cpus_per_job=8, log=print):
     """Submit every unfinished job to SLURM at once, each with ``afterok`` on the jobs it needs that are not
     finished yet; jobs still queued or running from an earlier submission are kept, not submitted again."""
     import submitit
 
-    if executor is None:
-        executor = submitit.AutoExecutor(folder=os.path.join(state.folder, "submitit"), cluster="slurm")
+    executor = submitit.AutoExecutor(folder=os.path.join(state.folder, "submitit"), cluster="slurm")
     submitted, refused = {}, set()
     for job in jobs:
         if job.is_finished():
@@ -190,7 +186,7 @@ def run_slurm(jobs, state, partition="", timeout_min=24 * 60, gpus_per_job=1, cp
             continue
         waits = [submitted[d] for d in job.deps if d in submitted]
         params = dict(timeout_min=timeout_min, slurm_gpus_per_node=gpus_per_job, cpus_per_task=cpus_per_job,
-                      name=f"dpl-{job.step}", slurm_additional_parameters=dict(extra or {}))
+                      name=f"dpl-{job.step}", slurm_additional_parameters={})
         if partition:
             params["slurm_partition"] = partition
         if waits:
