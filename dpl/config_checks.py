@@ -4,6 +4,7 @@ its value and what is expected; keys a config does not have are skipped."""
 from collections import namedtuple
 
 from dpl.errors import ConfigError
+from dpl.prompting.supernet import INITS as SEARCH_INITS
 
 Rule = namedtuple("Rule", "check expected numeric")
 
@@ -55,6 +56,9 @@ TRAINER_RULES = {
     "ALPHA_WARMUP_EPOCHS": _at_least(0), "KD_WEIGHT": _at_least(0), "KD_TEMPERATURE": _above(0),
     "COLLAPSE_ZERO_FRACTION": _between(0, 1), "UNDECIDED_MARGIN": _at_least(0),
     "TEXT_LOSS_WEIGHT": _at_least(0), "IMAGE_LOSS_WEIGHT": _at_least(0), "GPA_STD": _above(0),
+    # DPL's switches between the official behaviour and our corrections (README: "Differences from the official code")
+    "SEARCH_INIT": _one_of(*SEARCH_INITS), "ALPHA_BATCHES": _one_of("first", "cycle"),
+    "KD_REDUCTION": _one_of("numel", "batchmean"),
 }
 
 

@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dpl.backbone import load_backbone
+from dpl.config_checks import check_values
 from dpl.engine import TrainerX
 from dpl.engine.metrics import compute_accuracy
 from dpl.engine.optim import build_lr_scheduler, build_optimizer
@@ -74,6 +75,7 @@ class PromptTrainer(TrainerX):
         return self.cfg.TRAINER[self.CONFIG_NODE]
 
     def check_cfg(self, cfg):
+        check_values(cfg)  # every value a run cannot work with, also for a config not built by setup_cfg
         prec = cfg.TRAINER[self.CONFIG_NODE].PREC
         if prec not in PRECISIONS:
             raise ConfigError(f"TRAINER.{self.CONFIG_NODE}.PREC is {prec!r}; expected one of {', '.join(PRECISIONS)}")

@@ -53,13 +53,6 @@ def extend_cfg(cfg):
     cfg.TRAINER.DPL.UNDECIDED_MARGIN = 0.05  # warn when the mean winner-minus-runner-up margin is below
 
 
-def check_choice(cfg, key, choices):
-    """ConfigError naming ``TRAINER.DPL.<key>`` unless its value is one of ``choices``."""
-    value = cfg.TRAINER.DPL[key]
-    if value not in choices:
-        raise ConfigError(f"TRAINER.DPL.{key} is {value!r}; expected one of {', '.join(choices)}")
-
-
 class FixedTextLearner(CLIPLearner):
     """A CLIP learner whose text input is one fixed token sequence per class (frozen, never saved)."""
 
@@ -114,9 +107,6 @@ class ZeroShotTeacher(torch.nn.Module):
         return clip_model.logit_scale.exp().float() * image @ self.text_features.float().t()
 
 
-KD_REDUCTIONS = ("numel", "batchmean")
-
-
 def kd_loss(student_logits, teacher_logits, temperature, reduction="numel"):
     """KL(teacher || student) of the class distributions at ``temperature``, scaled by T^2 (so its gradient size does
     not depend on T). ``reduction``: "numel" divides the summed KL by the number of logits (the official code),
@@ -142,10 +132,6 @@ class DPL(PromptTrainer):
         super().check_cfg(cfg)
         if not cfg.TRAINER.LAYOUT:
             raise ConfigError(f"TRAINER.LAYOUT is not set; the DPL trainer needs a prompt layout: {SEARCH_HINT}")
-        check_choice(cfg, "KD_REDUCTION", KD_REDUCTIONS)
-        if cfg.TRAINER.DPL.KD_WEIGHT < 0 or cfg.TRAINER.DPL.KD_TEMPERATURE <= 0:
-            raise ConfigError(f"TRAINER.DPL.KD_WEIGHT must be >= 0 and KD_TEMPERATURE > 0 (got "
-                              f"{cfg.TRAINER.DPL.KD_WEIGHT}, {cfg.TRAINER.DPL.KD_TEMPERATURE})")
 
     def build_learner(self, cfg, classnames, clip_model):
         c = self.method_cfg

@@ -14,13 +14,10 @@ import torch.nn.functional as F
 from dpl.engine import TRAINER_REGISTRY, distributed
 from dpl.errors import ConfigError
 from dpl.prompting import Architecture, SearchSpace, supernet_prompts
-from dpl.prompting.supernet import INITS
 from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
 from dpl.trainer_base import PromptTrainer
 
-from .dpl import FixedTextLearner, check_choice
-
-ALPHA_BATCHES = ("first", "cycle")
+from .dpl import FixedTextLearner
 
 LAYOUT_FILE = "layout.json"
 PLOT_FILE = "layout.png"
@@ -51,16 +48,6 @@ class SearchLearner(FixedTextLearner):
 @TRAINER_REGISTRY.register()
 class DPLSearch(PromptTrainer):
     CONFIG_NODE = "DPL"
-
-    def check_cfg(self, cfg):
-        super().check_cfg(cfg)
-        c = cfg.TRAINER.DPL
-        if c.MAX_LENGTH < 1:
-            raise ConfigError(f"TRAINER.DPL.MAX_LENGTH is {c.MAX_LENGTH}; the search needs at least 1")
-        if c.ALPHA_WARMUP_EPOCHS < 0:
-            raise ConfigError(f"TRAINER.DPL.ALPHA_WARMUP_EPOCHS is {c.ALPHA_WARMUP_EPOCHS}; expected >= 0")
-        check_choice(cfg, "SEARCH_INIT", INITS)
-        check_choice(cfg, "ALPHA_BATCHES", ALPHA_BATCHES)
 
     def build_learner(self, cfg, classnames, clip_model):
         c = self.method_cfg

@@ -47,3 +47,10 @@ def test_train_py_refuses_before_writing_anything(stub_trainers, tmp_path, capsy
     assert exit_info.value.code == 2
     assert "OPTIM.MAX_EPOCH is -1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key, value", [("TRAINER.DPL.SEARCH_INIT", "xavier"), ("TRAINER.DPL.ALPHA_BATCHES", "random"),
+                                        ("TRAINER.DPL.KD_REDUCTION", "mean")])
+def test_dpl_switches_take_only_their_values(key, value):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.") + f".*{value}.*expected one of"):
+        setup_cfg(Namespace(opts=[key, value], output_dir="", root="", seed=1))
