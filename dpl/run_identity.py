@@ -258,13 +258,16 @@ def finished(output_dir, cfg, eval_only=False, model_dir="", load_epoch=None):
 
 
 # ---- command line --------------------------------------------------------------------------------------------
-def _parse_train_args(argv):
-    try:
-        from train import parse_args
-    except ImportError:  # run from elsewhere than the repository root
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        from train import parse_args
-    return parse_args(argv)
+def finished_args(argv):
+    """``finished`` for a run given as train.py arguments (they must hold ``--output-dir``)."""
+    from dpl.config import setup_cfg
+    from dpl.train_args import parse_args
+
+    args = parse_args(argv)
+    cfg = setup_cfg(args)
+    if not cfg.OUTPUT_DIR or not args.output_dir:
+        raise ConfigError("run_identity check needs the run's --output-dir")
+    return finished(cfg.OUTPUT_DIR, cfg, args.eval_only, args.model_dir, args.load_epoch)
 
 
 def main(argv=None):
@@ -272,14 +275,8 @@ def main(argv=None):
     if not argv or argv[0] != "check":
         print("usage: python -m dpl.run_identity check [train.py arguments]", file=sys.stderr)
         return 2
-    from dpl.config import setup_cfg
-
     try:
-        args = _parse_train_args(argv[1:])
-        cfg = setup_cfg(args)
-        if not cfg.OUTPUT_DIR or not args.output_dir:
-            raise ConfigError("run_identity check needs the run's --output-dir")
-        done = finished(cfg.OUTPUT_DIR, cfg, args.eval_only, args.model_dir, args.load_epoch)
+        done = finished_args(argv[1:])
     except DPLError as e:
         print("Error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2

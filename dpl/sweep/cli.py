@@ -5,8 +5,8 @@
     python -m dpl.sweep ... --cluster slurm --slurm-partition gpu --timeout-min 720
     python -m dpl.sweep ... --status          # done / running / failed / pending, and the tables so far
 
-Each job is one step of one seed (search, train, test) run by scripts/dpl/step.sh, so finished work of the shell
-scripts is reused and the other way round. Killing the runner and starting it again with the same arguments
+Each job is one step of one seed (search, train, test) run by python -m dpl.protocol step, the planner of the
+protocol scripts, so finished work of the shell scripts is reused and the other way round. Killing the runner and starting it again with the same arguments
 finishes the sweep without running a finished job again.
 """
 import argparse

@@ -1,21 +1,22 @@
-"""A protocol sweep as jobs with dependencies (search -> train -> test), each job one ``scripts/dpl/step.sh`` call.
+"""A protocol sweep as jobs with dependencies (search -> train -> test), each job one step of one seed run by
+``python -m dpl.protocol step`` (what scripts/dpl/step.sh runs).
 
-The folders, the finished state and the commands come from the shell scripts themselves (``step.sh --plan``), so a
-sweep and ``bash scripts/dpl/main.sh`` see each other's finished work and can never disagree on where a run lives.
-A job is identified by its run folder: the search of a (dataset, shots, seed) is one job whatever the trainers.
+Folders, train.py arguments and the skip / refuse decision come from the protocol planner (dpl/protocol), the one
+the shell scripts use, so a sweep and ``bash scripts/dpl/main.sh`` see each other's finished work and can never
+disagree on where a run lives. A job is identified by its run folder: the search of a (dataset, shots, seed) is one
+job whatever the trainers.
 """
 import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpl.errors import ConfigError
+from dpl.protocol import PROTOCOLS, finished, plan_seed
+from dpl.protocol import Settings as PlanSettings
 from dpl.run_identity import OtherRunError
 
 REPO = Path(__file__).resolve().parents[2]
-STEP_SCRIPT = REPO / "scripts" / "dpl" / "step.sh"
-PROTOCOLS = ("fewshot", "base2new", "xd")
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Job:
     deps: list = field(default_factory=list)  # run_dirs of the jobs this one waits for
     argv: list = field(default_factory=list)  # its train.py arguments
     conflict: str = ""  # why it cannot run: its folder holds another configuration's run
+    target: str = ""  # the dataset named on the step's command line (xd: the test target)
 
     @property
     def key(self):
@@ -38,7 +40,8 @@ class Job:
 
     @property
     def command(self):
-        return ["bash", str(STEP_SCRIPT), self.step, self.protocol, self.dataset, str(self.shots), str(self.seed)]
+        return [sys.executable, "-m", "dpl.protocol", "step", self.step, self.protocol, self.target or self.dataset,
+                str(self.shots), str(self.seed)]
 
     @property
     def label(self):
@@ -51,8 +54,6 @@ class Job:
     def is_finished(self):
         """Finished with this sweep's configuration (a folder holding another configuration's run never is)."""
         return not self.conflict and os.path.isfile(self.marker())
-
-
 @dataclass
 class Settings:
     """What every job of a sweep shares (the scripts' environment variables)."""
@@ -66,10 +67,11 @@ class Settings:
     xd_source: str = "imagenet"
     python: str = sys.executable
     extra_env: dict = field(default_factory=dict)
+    caller: str = field(default_factory=os.getcwd)  # a relative --layout file is relative to where the sweep began
 
     def env(self, trainer):
         env = {"DATA": self.data, "OUTPUT": self.output, "BACKBONE": self.backbone, "TRAINER": trainer,
-               "PYTHON": self.python, "XD_SOURCE": self.xd_source, **self.extra_env}
+               "PYTHON": self.python, "XD_SOURCE": self.xd_source, "DPL_CALLER_PWD": self.caller, **self.extra_env}
         if self.opts:
             if len(self.opts) % 2:
                 raise ConfigError(f"--opts must hold KEY VALUE pairs; got an odd number: {' '.join(self.opts)}")
@@ -88,35 +90,14 @@ def script_env(env):
     return {**keep, **env}
 
 
-def query_plan(protocol, dataset, shots, seeds, env):
-    """``step.sh --plan`` for one trainer: [(seed, step, marker present, run_dir, train.py argv)]."""
-    proc = subprocess.run(["bash", str(STEP_SCRIPT), "--plan", protocol, dataset, str(shots), *map(str, seeds)],
-                          capture_output=True, text=True, env=script_env(env), cwd=REPO)
-    if proc.returncode != 0:
-        raise ConfigError(f"planning {protocol} {dataset} {shots}-shot for TRAINER={env['TRAINER']} failed: "
-                          f"{(proc.stderr or proc.stdout).strip()}")
-    rows = []
-    for line in proc.stdout.splitlines():
-        if line.startswith("step "):
-            _, seed, step, state, run_dir = line.split(" ", 4)
-            rows.append((int(seed), step, state == "finished", run_dir, []))
-        elif line.startswith("arg ") and rows:
-            rows[-1][4].append(line[4:])
-    return rows
-
-
-def finished_with_this_configuration(run_dir, argv):
-    """What the scripts decide before running a step (``dpl.run_identity``): True when ``run_dir`` holds a finished
-    run of exactly ``argv``'s configuration; OtherRunError when it holds another configuration's."""
-    from dpl.config import setup_cfg
-    from dpl.run_identity import finished
-
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from train import parse_args
-
-    args = parse_args(argv)
-    return finished(run_dir, setup_cfg(args), args.eval_only, args.model_dir, args.load_epoch)
+def plan_settings(settings, trainer):
+    """The planner's settings for one trainer of the sweep (the values the scripts read from their environment)."""
+    if len(settings.opts) % 2:
+        raise ConfigError(f"--opts must hold KEY VALUE pairs; got an odd number: {' '.join(settings.opts)}")
+    return PlanSettings(data=settings.data, output=settings.output, backbone=settings.backbone, trainer=trainer,
+                        cfg=settings.cfg, search_cfg=settings.search_cfg, layout=settings.layout,
+                        python=tuple(settings.python.split()), opts=tuple(map(str, settings.opts)),
+                        xd_source=settings.xd_source, fixed=settings.extra_env.get("FIXED") == "1", caller=settings.caller)
 
 
 def expand(protocol, datasets, shots, seeds, trainers, settings):
@@ -127,21 +108,20 @@ def expand(protocol, datasets, shots, seeds, trainers, settings):
     jobs = {}
     for trainer in trainers:
         env = settings.env(trainer)
+        planner = plan_settings(settings, trainer)
         for dataset in datasets:
             for k in shots:
-                previous = {}
-                for seed, step, marker, run_dir, argv in query_plan(protocol, dataset, k, seeds, env):
-                    deps = [previous[seed]] if seed in previous else []
-                    previous[seed] = run_dir
-                    if run_dir in jobs:
-                        continue
-                    job = Job(step, protocol, dataset, k, seed, trainer, run_dir, env, deps, argv)
-                    if marker:  # a finished run: of this configuration, or another's (refused)
-                        try:
-                            finished_with_this_configuration(run_dir, argv)
+                for seed in seeds:
+                    for step in plan_seed(protocol, dataset, k, seed, planner).steps:
+                        if step.run_dir in jobs:
+                            continue
+                        job = Job(step.name, protocol, step.dataset, k, seed, trainer, step.run_dir, env,
+                                  [step.needs] if step.needs else [], step.args, target=dataset)
+                        try:  # a finished run: of this configuration, or another's (refused)
+                            finished(step, planner)
                         except OtherRunError as e:
                             job.conflict = str(e)
-                    jobs[run_dir] = job
+                        jobs[step.run_dir] = job
     return list(jobs.values())
 
 

@@ -87,7 +87,8 @@ def counts(jobs, state):
 
 
 def _command(job, env):
-    """The job as submitit runs it: ``step.sh`` from the repository root, its output in the job's log files."""
+    """The job as submitit runs it: ``python -m dpl.protocol step`` from the repository root, its output in the
+    job's log files."""
     import submitit
 
     from .plan import REPO, script_env

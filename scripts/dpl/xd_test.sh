@@ -2,13 +2,5 @@
 # Cross-dataset protocol, step 2: evaluate the ImageNet-trained model on DATASET (all classes).
 # Usage: bash scripts/dpl/xd_test.sh DATASET SEED   (LOAD_EPOCH overrides the epoch to load)
 # Then: python parse_test_res.py --table output/xd/test
-set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-
-[[ $# -eq 2 ]] || die "usage: bash scripts/dpl/xd_test.sh DATASET SEED (e.g. caltech101 1)"
-DATASET="$1"
-SEED="$2"
-SHOTS="${SHOTS:-16}"
-
-protocol_paths xd "$DATASET" "$SHOTS" "$SEED"
-test_trained "$SEARCH_DIR" "$TRAIN_DIR" "$TEST_DIR" "scripts/dpl/xd_train.sh $SEED" "${TEST_ARGS[@]}"
+protocol xd_test "$@"

@@ -222,13 +222,12 @@ def test_demo_runs_main_with_tiny_random_and_a_banner(env):
 
 @pytest.mark.parametrize("protocol", ["fewshot", "base2new", "xd"])
 def test_every_default_config_exists_in_the_repo(protocol):
-    trainers = "ZeroshotCLIP CoOp CoCoOp IVLP VPT MaPLe PromptSRC DPL"
-    script = (f'source "{SCRIPTS}/common.sh"; for t in {trainers}; do '
-              f'trainer_config "$t" "$(default_cfg "$t" {protocol})"; done; search_config')
-    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd="/",
-                          env={k: v for k, v in os.environ.items() if k not in ("CFG", "CONFIG_ROOT", "SEARCH_CFG")})
-    assert proc.returncode == 0, proc.stderr
-    files = proc.stdout.split()
+    from dpl.protocol import configs
+    from dpl.protocol.settings import Settings
+
+    settings = Settings(data="/d", output="/o")
+    files = [configs.trainer_config(t, configs.default_cfg(t, protocol, settings), settings) for t in configs.TRAINERS]
+    files.append(configs.search_config(settings))
     assert len(files) == 9 and all((REPO / f).is_file() for f in files)
 
 

@@ -1,0 +1,42 @@
+"""Skip or refuse, decided in one place: is a step's run folder finished with exactly this configuration?
+
+- no marker file (results.json / layout.json): not finished, run it (an interrupted run resumes by itself);
+- a marker whose recorded fingerprint equals this configuration's: finished, skip it;
+- a marker of another configuration: refused (OtherRunError), nothing is run or overwritten.
+
+The fingerprint holds the code version and file hashes, so it is computed by the interpreter that runs train.py:
+in this process when that is this very interpreter (one process for a whole protocol), else by that interpreter
+(``PYTHON -m dpl.run_identity check``, one process per finished step).
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+from dpl.run_identity import OtherRunError
+
+from .settings import REPO
+
+
+def runs_here(python):
+    """Whether the train.py interpreter ``python`` (argv words) is this process's interpreter, with no arguments."""
+    if len(python) != 1:
+        return False
+    found = shutil.which(python[0])
+    return bool(found) and os.path.realpath(found) == os.path.realpath(sys.executable)
+
+
+def finished(step, settings):
+    """True: finished with this configuration (skip); False: run it; OtherRunError: another configuration's."""
+    if not os.path.isfile(step.marker):
+        return False
+    if runs_here(settings.python):
+        from dpl.run_identity import finished_args
+
+        return finished_args(step.args)
+    proc = subprocess.run([*settings.python, "-m", "dpl.run_identity", "check", *step.args], cwd=REPO,
+                          capture_output=True, text=True)
+    if proc.returncode in (0, 1):
+        return proc.returncode == 0
+    raise OtherRunError(" ".join((proc.stderr or proc.stdout).strip().removeprefix("Error: ").split())
+                        or f"{step.run_dir} holds a run of another configuration")
