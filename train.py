@@ -66,7 +66,7 @@ def run(args, cfg):
     """Everything after the logger is up; returns the trainer."""
     from dpl.engine import distributed
     from dpl.engine.utils import set_random_seed, write_json
-    from dpl.engine.utils.io import remove_stale_temps
+    from dpl.file_io import remove_stale_temps
 
     start = time.time()
     if distributed.is_main():

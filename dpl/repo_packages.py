@@ -4,6 +4,9 @@ The installed distribution holds ``dpl`` only, so it never claims the names ``da
 most ML environments) or ``trainers``. Code in ``dpl`` that needs them imports them here, by location: from the
 checkout that holds this ``dpl`` (an editable install or a run from the repository), else from the working directory
 when it is a checkout. ``import datasets`` elsewhere still gives whatever the environment has installed.
+
+This is the one seam between the library and the repository's packages: no other module of ``dpl`` imports
+``datasets``, ``trainers`` or ``train`` by name (checked by import-linter, pyproject.toml [tool.importlinter]).
 """
 import importlib.util
 import os
@@ -63,3 +66,10 @@ def import_repo_package(name):
         sys.modules.pop(name, None)
         raise
     return module
+
+
+def import_repo_module(dotted):
+    """A module inside one of the repository's packages (``"datasets.folder"``), its package loaded from the checkout
+    first (``import_repo_package``)."""
+    import_repo_package(dotted.split(".", 1)[0])
+    return importlib.import_module(dotted)

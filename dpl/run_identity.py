@@ -76,15 +76,15 @@ def config_identity(cfg):
 
 
 def dataset_identity(cfg):
-    import datasets
+    from dpl.repo_packages import import_repo_module, import_repo_package
 
-    cls = getattr(datasets, "ALL_DATASETS", {}).get(cfg.DATASET.NAME)
+    cls = getattr(import_repo_package("datasets"), "ALL_DATASETS", {}).get(cfg.DATASET.NAME)
     if cls is None:  # a dataset registered by other code: its name (in the config) is all we know
         return {}
-    from datasets.base import resolve_root
-    from datasets.folder import SPLIT_FILE, CustomFolder, folder_of
+    base, folder_module = import_repo_module("datasets.base"), import_repo_module("datasets.folder")
+    SPLIT_FILE, CustomFolder, folder_of = folder_module.SPLIT_FILE, folder_module.CustomFolder, folder_module.folder_of
 
-    root = resolve_root(cfg)
+    root = base.resolve_root(cfg)
     if cls is CustomFolder:
         folder = os.path.abspath(folder_of(cfg))
         split = os.path.join(folder, SPLIT_FILE)

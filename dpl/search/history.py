@@ -2,7 +2,7 @@
 import os
 import re
 
-from dpl.engine.utils.io import read_json, write_json
+from dpl.file_io import read_json, write_json
 
 BRANCHES = ("vision", "text")
 ALPHA_DIR = "alphas"

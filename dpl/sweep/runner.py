@@ -9,7 +9,7 @@ as the scripts do) and resubmits the rest, which resume from their checkpoints.
 import os
 import time
 
-from dpl.engine.utils.io import read_json, write_json
+from dpl.file_io import read_json, write_json
 
 LOCAL_POLL_S = 1.0
 

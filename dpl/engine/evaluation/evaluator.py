@@ -5,7 +5,7 @@ from collections import Counter, OrderedDict, defaultdict
 import torch
 
 from dpl.engine import distributed
-from dpl.engine.utils.io import atomic_torch_save
+from dpl.file_io import atomic_torch_save
 
 from .build import EVALUATOR_REGISTRY
 
