@@ -58,6 +58,11 @@ def file_sha256(path):
     return _HASHES[key]
 
 
+def hashed_files():
+    """The files this process hashed for fingerprints (their paths), e.g. to notice later that one changed."""
+    return sorted({path for path, _, _ in _HASHES})
+
+
 def _plain(value):
     """A JSON value as it reads back from a file (tuples become lists)."""
     return json.loads(json.dumps(value))

@@ -5,9 +5,11 @@
 - a marker of another configuration: refused (OtherRunError), nothing is run or overwritten.
 
 The fingerprint holds the code version and file hashes, so it is computed by the interpreter that runs train.py:
-in this process when that is this very interpreter (one process for a whole protocol), else by that interpreter
+in this process when that is this very interpreter (one process for a whole protocol, and without importing torch
+when the step's stamp says nothing changed since the last full check: stamps.py), else by that interpreter
 (``PYTHON -m dpl.run_identity check``, one process per finished step).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +17,7 @@ import sys
 
 from dpl.run_identity import OtherRunError
 
+from . import stamps
 from .settings import REPO
 
 
@@ -23,7 +26,8 @@ def runs_here(python):
     if len(python) != 1:
         return False
     found = shutil.which(python[0])
-    return bool(found) and os.path.realpath(found) == os.path.realpath(sys.executable)
+    # not realpath: the python of two virtual environments is one file, their packages are not
+    return bool(found) and os.path.abspath(found) == os.path.abspath(sys.executable)
 
 
 def finished(step, settings):
@@ -31,9 +35,16 @@ def finished(step, settings):
     if not os.path.isfile(step.marker):
         return False
     if runs_here(settings.python):
-        from dpl.run_identity import finished_args
+        if stamps.holds(step, REPO):
+            return True
+        from dpl import run_identity
 
-        return finished_args(step.args)
+        if not run_identity.finished_args(step.args):
+            return False
+        with open(step.marker) as f:
+            recorded = json.load(f).get("fingerprint") or {}
+        stamps.leave(step, REPO, recorded, run_identity.hashed_files())
+        return True
     proc = subprocess.run([*settings.python, "-m", "dpl.run_identity", "check", *step.args], cwd=REPO,
                           capture_output=True, text=True)
     if proc.returncode in (0, 1):
