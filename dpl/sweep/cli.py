@@ -4,10 +4,13 @@
         --trainers DPL MaPLe --cluster local --data DATA --output OUTPUT
     python -m dpl.sweep ... --cluster slurm --slurm-partition gpu --timeout-min 720
     python -m dpl.sweep ... --status          # done / running / failed / pending, and the tables so far
+    python -m dpl.sweep --status --name NAME --output OUTPUT   # the same for a sweep started before (its name is
+                                                              # printed when it starts; its arguments are remembered)
 
 Each job is one step of one seed (search, train, test) run by python -m dpl.protocol step, the planner of the
-protocol scripts, so finished work of the shell scripts is reused and the other way round. Killing the runner and starting it again with the same arguments
-finishes the sweep without running a finished job again.
+protocol scripts, so finished work of the shell scripts is reused and the other way round. Killing the runner and
+starting it again with the same arguments finishes the sweep without running a finished job again, nor a second copy
+of a job it had started; a second runner on the same sweep is refused while the first one runs.
 """
 import argparse
 import hashlib
@@ -16,17 +19,19 @@ import os
 import subprocess
 import sys
 
-from dpl.errors import DPLError
+from dpl.errors import ConfigError, DPLError
+from dpl.file_io import read_json, write_json
 
 from .plan import PROTOCOLS, REPO, Settings, expand, experiment_dirs
-from .runner import SweepState, counts, run_local, run_slurm
+from .runner import SweepState, counts, failure, run_local, run_slurm
 
 
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--protocol", choices=PROTOCOLS, default="fewshot")
-    p.add_argument("--datasets", nargs="+", required=True, help="dataset config names (configs/datasets/<name>.yaml)")
+    p.add_argument("--datasets", nargs="+", help="dataset config names (configs/datasets/<name>.yaml); required unless "
+                   "--name names a sweep started before (its arguments are remembered)")
     p.add_argument("--shots", type=int, nargs="+", default=[16])
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--trainers", nargs="+", default=["DPL"])
@@ -47,14 +52,20 @@ def build_parser():
     p.add_argument("--slurm-partition", default="")
     p.add_argument("--timeout-min", type=int, default=24 * 60, help="time limit of one job")
     p.add_argument("--cpus-per-job", type=int, default=8, help="SLURM: CPUs per job (data loading workers)")
-    p.add_argument("--name", help="name of the sweep's state folder (default: derived from the arguments)")
+    p.add_argument("--name", help="name of the sweep's state folder (default: derived from the arguments); with --name "
+                   "alone (and --output when not the default) a sweep started before is found with its arguments")
     p.add_argument("--status", action="store_true", help="print progress and the tables so far; run nothing")
     return p
 
 
+DEFINING = ("protocol", "datasets", "shots", "seeds", "trainers", "layout", "backbone", "opts", "cfg", "search_cfg",
+            "xd_source")
+ARGS_FILE = "args.json"  # a sweep's own arguments, in its state folder
+REMEMBERED = (*DEFINING, "data", "caller")
+
+
 def sweep_name(args):
-    defining = {k: getattr(args, k) for k in ("protocol", "datasets", "shots", "seeds", "trainers", "layout",
-                                              "backbone", "opts", "cfg", "search_cfg", "xd_source")}
+    defining = {k: getattr(args, k) for k in DEFINING}
     digest = hashlib.sha1(json.dumps(defining, sort_keys=True).encode()).hexdigest()[:10]
     return f"{args.protocol}-{digest}"
 
@@ -92,29 +103,56 @@ def report(args, jobs, state):
     for job in jobs:
         entry = state.jobs.get(job.key, {})
         if entry.get("status") == "failed" and not job.is_finished():
-            print(f"  failed: {job.label}: {entry.get('log', '')}")
+            print(f"  failed: {job.label}: {failure(entry)}")
     return c
 
 
+def remembered(args, parser):
+    """``args`` with the defining arguments of the sweep ``--name`` started before, when --datasets is not given."""
+    if args.datasets:
+        return args
+    if not args.name:
+        parser.error("--datasets is required (or --name NAME of a sweep started before, whose arguments are remembered)")
+    folder = os.path.join(args.output, ".sweeps", args.name)
+    path = os.path.join(folder, ARGS_FILE)
+    if not os.path.isfile(path):
+        known = sorted(os.listdir(os.path.dirname(folder))) if os.path.isdir(os.path.dirname(folder)) else []
+        raise ConfigError(f"no sweep named {args.name!r} was started with --output {args.output} ({path} does not "
+                          f"exist; sweeps there: {', '.join(known) or 'none'}); give the sweep's arguments, or its "
+                          "--output")
+    for key, value in read_json(path).items():
+        if key in REMEMBERED:
+            setattr(args, key, value)
+    return args
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.data, args.output = os.path.abspath(args.data), os.path.abspath(args.output)
-    settings = Settings(data=args.data, output=args.output, backbone=args.backbone, layout=args.layout,
-                        opts=tuple(args.opts), cfg=args.cfg, search_cfg=args.search_cfg, xd_source=args.xd_source)
+    args.caller = os.getcwd()  # a relative --layout file is relative to where the sweep was started
     try:
+        args = remembered(args, parser)
+        settings = Settings(data=args.data, output=args.output, backbone=args.backbone, layout=args.layout,
+                            opts=tuple(args.opts), cfg=args.cfg, search_cfg=args.search_cfg, xd_source=args.xd_source,
+                            caller=args.caller)
         jobs = expand(args.protocol, args.datasets, args.shots, args.seeds, args.trainers, settings)
+        state = SweepState(os.path.join(args.output, ".sweeps", args.name or sweep_name(args)))
+        if args.status:
+            report(args, jobs, state)
+            return 0
+        state.lock()
     except DPLError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        print(f"Error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    state = SweepState(os.path.join(args.output, ".sweeps", args.name or sweep_name(args)))
-    if args.status:
-        report(args, jobs, state)
-        return 0
-    print(f"[sweep] {len(jobs)} jobs ({sum(j.is_finished() for j in jobs)} finished before), state in {state.folder}")
+    write_json({k: getattr(args, k) for k in REMEMBERED}, os.path.join(state.folder, ARGS_FILE), indent=1)
+    name = os.path.basename(state.folder)
+    print(f"[sweep] {len(jobs)} jobs ({sum(j.is_finished() for j in jobs)} finished before), state in {state.folder}; "
+          f"follow it with: python -m dpl.sweep --status --name {name} --output {args.output}")
     if args.cluster == "slurm":
         run_slurm(jobs, state, partition=args.slurm_partition, timeout_min=args.timeout_min,
                   gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job)
-        print("[sweep] submitted; follow it with the same command and --status")
+        print(f"[sweep] submitted; follow it with: python -m dpl.sweep --status --name {name} --output {args.output}")
         report(args, jobs, state)
         return 0
     gpus = visible_gpus() if args.gpus is None else args.gpus
