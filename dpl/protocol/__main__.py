@@ -22,7 +22,8 @@ USAGE = {
     "base2new_test": "usage: bash scripts/dpl/base2new_test.sh DATASET SEED (e.g. caltech101 1)",
     "xd_train": "usage: bash scripts/dpl/xd_train.sh SEED",
     "xd_test": "usage: bash scripts/dpl/xd_test.sh DATASET SEED (e.g. caltech101 1)",
-    "step": "usage: bash scripts/dpl/step.sh [search | train | test] PROTOCOL DATASET SHOTS SEED, or --plan ... SEED...",
+    "step": ("usage: bash scripts/dpl/step.sh [search | train | test] PROTOCOL DATASET SHOTS SEED, "
+             "or --plan ... SEED..."),
     "compare": 'usage: bash scripts/dpl/compare.sh "TRAINERS" "DATASETS" SHOTS',
 }
 N_ARGS = {"main": (2,), "base2new_train": (2,), "base2new_test": (2,), "xd_train": (1,), "xd_test": (2,),
@@ -70,6 +71,9 @@ def dispatch(command, args, settings, dry_run):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     dry_run = "--dry-run" in argv or os.environ.get("DRY_RUN") == "1"
     argv = [a for a in argv if a != "--dry-run"]
     try:

@@ -57,8 +57,9 @@ def dataset_config(dataset, settings):
 def trainer_config(trainer, cfg, settings):
     f = find_config(f"trainers/{trainer}/{cfg}.yaml", settings)
     if f is None:
+        available = available_configs(f"trainers/{trainer}", settings)
         raise ProtocolError(f"no trainer config '{settings.config_root}/trainers/{trainer}/{cfg}.yaml' "
-                            f"(TRAINER={trainer}, CFG={cfg}; available: {available_configs(f'trainers/{trainer}', settings)})")
+                            f"(TRAINER={trainer}, CFG={cfg}; available: {available})")
     return f
 
 
@@ -68,8 +69,8 @@ def search_config(settings):
         f = find_config(rel, settings)
         if f is not None:
             return f
-    raise ProtocolError(f"no search config '{settings.search_cfg}.yaml' under {settings.config_root}/trainers/DPLSearch/ "
-                        f"or {settings.config_root}/trainers/DPL/ (SEARCH_CFG={settings.search_cfg})")
+    raise ProtocolError(f"no search config '{settings.search_cfg}.yaml' under "
+                        f"{settings.config_root}/trainers/DPLSearch/ or {settings.config_root}/trainers/DPL/ (SEARCH_CFG={settings.search_cfg})")
 
 
 def max_epoch(cfg_file, settings):

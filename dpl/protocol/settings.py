@@ -77,7 +77,8 @@ class Settings:
                    backbone=env.get("BACKBONE") or "ViT-B/16", seeds=tuple(int(s) for s in seeds),
                    trainer=env.get("TRAINER") or "DPL", fixed=env.get("FIXED", "0") == "1", cfg=env.get("CFG", ""),
                    search_cfg=env.get("SEARCH_CFG", ""), layout=env.get("LAYOUT", ""),
-                   python=tuple((env.get("PYTHON") or default_python()).split()), opts=tuple(env.get("OPTS", "").split()),
+                   python=tuple((env.get("PYTHON") or default_python()).split()),
+                   opts=tuple(env.get("OPTS", "").split()),
                    config_root=path("CONFIG_ROOT", "configs"), nproc=int(nproc), load_epoch=env.get("LOAD_EPOCH", ""),
                    xd_source=env.get("XD_SOURCE") or "imagenet", caller=caller)
 

@@ -116,20 +116,27 @@ def plan_seed(protocol, dataset, shots, seed, settings, trainer=None):
         search_dir = f"{out}/{dataset}/{SEARCHER}/{search_name}_{k}shots/seed{seed}"
         train_dir = f"{out}/{dataset}/{trainer}/{run_name(cfg_name, settings.backbone)}_{k}shots{layout.tag}/seed{seed}"
         test_dir = ""
-        train_args = [*common, "--dataset-config-file", configs.dataset_config(dataset, settings), "DATASET.NUM_SHOTS", str(k)]
+        cfg = configs.dataset_config(dataset, settings)
+        train_args = [*common, "--dataset-config-file", cfg, "DATASET.NUM_SHOTS", str(k)]
         test_args = []
     elif protocol == "base2new":
         cfg = configs.dataset_config(dataset, settings)
-        where = lambda split, who, what: f"{out}/base2new/{split}/{dataset}/shots_{k}/{who}/{what}/seed{seed}"  # noqa: E731
-        search_dir, train_dir, test_dir = (where("search_base", SEARCHER, search_name), where("train_base", trainer, name),
-                                           where("test_new", trainer, name))
+
+        def where(split, who, what):
+            return f"{out}/base2new/{split}/{dataset}/shots_{k}/{who}/{what}/seed{seed}"
+
+        search_dir = where("search_base", SEARCHER, search_name)
+        train_dir, test_dir = where("train_base", trainer, name), where("test_new", trainer, name)
         shots_pair = ["--dataset-config-file", cfg, "DATASET.NUM_SHOTS", str(k)]
         train_args = [*common, *shots_pair, "DATASET.SUBSAMPLE_CLASSES", "base"]
         test_args = [*common, *shots_pair, "DATASET.SUBSAMPLE_CLASSES", "new"]
     else:
         source = settings.xd_source
         source_cfg = configs.dataset_config(source, settings)
-        where = lambda stage, ds, who, what: f"{out}/xd/{stage}/{ds}/shots_{k}/{who}/{what}/seed{seed}"  # noqa: E731
+
+        def where(stage, ds, who, what):
+            return f"{out}/xd/{stage}/{ds}/shots_{k}/{who}/{what}/seed{seed}"
+
         search_dir, train_dir = where("search", source, SEARCHER, search_name), where("train", source, trainer, name)
         test_dir = where("test", dataset, trainer, name)
         train_args = [*common, "--dataset-config-file", source_cfg, "DATASET.NUM_SHOTS", str(k)]

@@ -112,7 +112,7 @@ def remembered(args, parser):
     if args.datasets:
         return args
     if not args.name:
-        parser.error("--datasets is required (or --name NAME of a sweep started before, whose arguments are remembered)")
+        parser.error("--datasets is required (or --name NAME of a sweep started before: its arguments are remembered)")
     folder = os.path.join(args.output, ".sweeps", args.name)
     path = os.path.join(folder, ARGS_FILE)
     if not os.path.isfile(path):

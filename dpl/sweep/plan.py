@@ -97,7 +97,8 @@ def plan_settings(settings, trainer):
     return PlanSettings(data=settings.data, output=settings.output, backbone=settings.backbone, trainer=trainer,
                         cfg=settings.cfg, search_cfg=settings.search_cfg, layout=settings.layout,
                         python=tuple(settings.python.split()), opts=tuple(map(str, settings.opts)),
-                        xd_source=settings.xd_source, fixed=settings.extra_env.get("FIXED") == "1", caller=settings.caller)
+                        xd_source=settings.xd_source, fixed=settings.extra_env.get("FIXED") == "1",
+                        caller=settings.caller)
 
 
 def expand(protocol, datasets, shots, seeds, trainers, settings):

@@ -14,8 +14,13 @@ RECORDED = json.loads((Path(__file__).parent / "fixtures" / "calls_of_main_scrip
 
 
 def placed(argv, env):
-    return [a.replace("{OUTPUT}", env["OUTPUT"]).replace("{DATA}", env["DATA"]).replace("{CONFIG_ROOT}", env["CONFIG_ROOT"])
-            for a in argv]
+    names = {"{OUTPUT}": env["OUTPUT"], "{DATA}": env["DATA"], "{CONFIG_ROOT}": env["CONFIG_ROOT"]}
+    out = []
+    for a in argv:
+        for name, value in names.items():
+            a = a.replace(name, value)
+        out.append(a)
+    return out
 
 
 def test_every_script_makes_the_calls_the_bash_version_made(env):

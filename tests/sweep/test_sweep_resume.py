@@ -1,11 +1,9 @@
 """Resuming a sweep safely: a runner killed between starting a job and recording it does not start a second copy;
 two runners on one sweep are refused; a sweep started outside the repository with relative paths runs and is found
 again by its name alone, and a failed job is reported with its one-line error and its stderr log."""
-import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -20,7 +18,8 @@ class CountingJob(Job):
     @property
     def command(self):
         code = ("import os, sys, time; open(sys.argv[1], 'a').write('started\\n'); time.sleep(3); "
-                "os.makedirs(sys.argv[2], exist_ok=True); open(os.path.join(sys.argv[2], 'results.json'), 'w').write('{}')")
+                "os.makedirs(sys.argv[2], exist_ok=True); "
+                "open(os.path.join(sys.argv[2], 'results.json'), 'w').write('{}')")
         return [sys.executable, "-c", code, os.path.join(os.path.dirname(self.run_dir), "count"), self.run_dir]
 
 
