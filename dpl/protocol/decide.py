@@ -30,6 +30,15 @@ def runs_here(python):
     return bool(found) and os.path.abspath(found) == os.path.abspath(sys.executable)
 
 
+def from_repo(args):
+    """train.py arguments as read from any folder: relative config files are the repository's (train.py runs there)."""
+    out = list(args)
+    for i, a in enumerate(out[:-1]):
+        if a in ("--config-file", "--dataset-config-file") and not os.path.isabs(out[i + 1]):
+            out[i + 1] = os.path.join(REPO, out[i + 1])
+    return out
+
+
 def finished(step, settings):
     """True: finished with this configuration (skip); False: run it; OtherRunError: another configuration's."""
     if not os.path.isfile(step.marker):
@@ -39,7 +48,7 @@ def finished(step, settings):
             return True
         from dpl import run_identity
 
-        if not run_identity.finished_args(step.args):
+        if not run_identity.finished_args(from_repo(step.args)):
             return False
         with open(step.marker) as f:
             recorded = json.load(f).get("fingerprint") or {}

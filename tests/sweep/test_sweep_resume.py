@@ -87,3 +87,16 @@ def test_relative_paths_outside_the_repository_status_by_name_and_a_failed_jobs_
     unknown = subprocess.run([sys.executable, "-m", "dpl.sweep", "--status", "--name", "nope", "--output",
                               str(here / "out")], cwd=elsewhere, capture_output=True, text=True, timeout=300, env=env())
     assert unknown.returncode == 2 and "no sweep named 'nope'" in unknown.stderr and "zs" in unknown.stderr
+
+
+def test_a_finished_sweep_resumed_from_outside_the_repository_with_relative_paths_is_done(tmp_path):
+    here = tmp_path / "here"
+    (here / "data").mkdir(parents=True)
+    argv = [sys.executable, "-m", "dpl.sweep", "--data", "data", "--output", "out", "--datasets", "demo", "--seeds", "1",
+            "--trainers", "ZeroshotCLIP", "--backbone", "tiny-random", "--shots", "2",
+            "--opts", "DATALOADER.NUM_WORKERS", "0", "DATALOADER.TEST.BATCH_SIZE", "16"]
+    first = subprocess.run(argv, cwd=here, capture_output=True, text=True, timeout=600, env=env())
+    assert first.returncode == 0 and "1 done" in first.stdout, first.stdout[-3000:] + first.stderr[-3000:]
+    again = subprocess.run(argv, cwd=here, capture_output=True, text=True, timeout=600, env=env())
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "1 done, 0 running, 0 failed, 0 pending" in again.stdout and "started" not in again.stdout
