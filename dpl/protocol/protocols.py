@@ -20,7 +20,8 @@ def main_protocol(dataset, shots, settings, dry_run=False):
     """Few-shot: per seed, the search (LAYOUT=searched), then TRAINER on its layout (the run tests itself);
     then the mean and 95% CI over seeds, and the searched layouts' agreement."""
     shots = check_number("SHOTS", shots)
-    plans = [plan_seed("fewshot", dataset, shots, seed, settings) for seed in (settings.seeds or (0,))]
+    seeds = [check_number("SEEDS", seed, "numbers") for seed in settings.seeds]
+    plans = [plan_seed("fewshot", dataset, shots, seed, settings) for seed in (seeds or (0,))]
     for plan in plans[:len(settings.seeds)]:
         note_layout(plan)
         for step in plan.steps:

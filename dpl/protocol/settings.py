@@ -70,11 +70,9 @@ class Settings:
         nproc = env.get("NPROC", "1") or "1"
         if not re.fullmatch(r"[1-9][0-9]*", nproc):
             raise ProtocolError(f"NPROC must be a number of processes (1 or more), got '{nproc}'")
-        seeds = env.get("SEEDS", "1 2 3").split()
-        for seed in seeds:
-            check_number("SEED", seed, "a number")
+        seeds = env.get("SEEDS", "1 2 3").split()  # checked by the protocols that use them
         return cls(data=path("DATA", str(REPO / "data")), output=path("OUTPUT", str(REPO / "output")),
-                   backbone=env.get("BACKBONE") or "ViT-B/16", seeds=tuple(int(s) for s in seeds),
+                   backbone=env.get("BACKBONE") or "ViT-B/16", seeds=tuple(seeds),
                    trainer=env.get("TRAINER") or "DPL", fixed=env.get("FIXED", "0") == "1", cfg=env.get("CFG", ""),
                    search_cfg=env.get("SEARCH_CFG", ""), layout=env.get("LAYOUT", ""),
                    python=tuple((env.get("PYTHON") or default_python()).split()),
