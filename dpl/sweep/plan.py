@@ -86,19 +86,14 @@ class Settings:
 
 def script_env(env):
     """This process's environment without the scripts' per-run settings, then ``env`` (a job's settings)."""
-    keep = {k: v for k, v in os.environ.items() if k not in ("TRAINER", "LAYOUT", "CFG", "SEARCH_CFG", "OPTS", "SEEDS")}
+    keep = {k: v for k, v in os.environ.items()
+            if k not in ("TRAINER", "LAYOUT", "CFG", "SEARCH_CFG", "OPTS", "SEEDS", "DRY_RUN")}
     return {**keep, **env}
 
 
 def plan_settings(settings, trainer):
-    """The planner's settings for one trainer of the sweep (the values the scripts read from their environment)."""
-    if len(settings.opts) % 2:
-        raise ConfigError(f"--opts must hold KEY VALUE pairs; got an odd number: {' '.join(settings.opts)}")
-    return PlanSettings(data=settings.data, output=settings.output, backbone=settings.backbone, trainer=trainer,
-                        cfg=settings.cfg, search_cfg=settings.search_cfg, layout=settings.layout,
-                        python=tuple(settings.python.split()), opts=tuple(map(str, settings.opts)),
-                        xd_source=settings.xd_source, fixed=settings.extra_env.get("FIXED") == "1",
-                        caller=settings.caller)
+    """The planner's settings for one trainer's jobs, read from exactly the environment those jobs get."""
+    return PlanSettings.from_env(script_env(settings.env(trainer)))
 
 
 def expand(protocol, datasets, shots, seeds, trainers, settings):
