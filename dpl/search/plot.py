@@ -58,7 +58,7 @@ def search_figure(probabilities, history, title="", notes=()):
 
 def plot_search(probabilities, history, path, title="", notes=()):
     """Write ``search_figure(...)`` to ``path`` (atomic); returns ``path``."""
-    from dpl.file_io import atomic_open
+    from dpl.engine.utils.io import atomic_open
 
     fig = search_figure(probabilities, history, title, notes)
     with atomic_open(path, "wb") as f:
@@ -71,7 +71,7 @@ def plot_layout_heatmap(labels, groups, matrices, max_length, path, title="Searc
     """One PNG of many searched layouts: per branch a heatmap, rows ``labels`` (one per dataset and seed, ``groups``
     their dataset: a line between datasets), columns layers, each cell coloured and numbered with its length;
     NaN cells (a shallower backbone) stay blank. ``matrices``: branch -> rows x layers."""
-    from dpl.file_io import atomic_open, mkdir_if_missing
+    from dpl.engine.utils.io import atomic_open, mkdir_if_missing
 
     n_rows = len(labels)
     widths = [len(matrices[b][0]) for b in BRANCHES]
