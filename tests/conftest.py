@@ -9,6 +9,8 @@ import os
 import pytest
 import torch
 
+import dpl  # noqa: F401  before any test imports clip: without pkg_resources, dpl/clip_import.py stands in
+
 torch.set_num_threads(1)
 
 
