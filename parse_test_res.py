@@ -365,7 +365,8 @@ def _dataset_and_trainer(exp):
 # The stage folder above <dataset>/shots_K/ names the protocol (scripts/dpl/common.sh's layout).
 PROTOCOL_OF_STAGE = {("base2new", "train_base"): "base-to-new, base classes",
                      ("base2new", "test_new"): "base-to-new, new classes",
-                     ("xd", "train"): "cross-dataset, source", ("xd", "test"): "cross-dataset, target"}
+                     ("xd", "train"): "cross-dataset, source", ("xd", "test"): "cross-dataset, target",
+                     ("base2new", "search_base"): "base-to-new", ("xd", "search"): "cross-dataset"}
 
 
 def protocol_and_shots(exp):
@@ -561,16 +562,24 @@ def search_dirs(paths):
     return found
 
 
+def search_name(directory):
+    """``<dataset>, <protocol>, <K> shots`` of a search folder (few-shot ``<dataset>/DPLSearch/<cfg>_<K>shots``,
+    base-to-new / cross-dataset ``<family>/<stage>/<dataset>/shots_K/DPLSearch/<cfg>``)."""
+    protocol, shots = protocol_and_shots(directory)
+    dataset = _dataset_and_trainer(Path(directory))[0]
+    return f"{dataset}, {protocol}" + (f", {shots} shots" if shots is not None else "")
+
+
 def layout_rows(directories):
-    """[(label "<dataset> seed<S>", dataset, layout dict)] over the search folders, datasets in the given order.
-    The dataset is the folder two levels above the search config (``<dataset>/DPLSearch/<config>``); the config
-    is added when one dataset has several."""
-    datasets = [_dataset_and_trainer(Path(d))[0] for d in directories]
+    """[(label "<dataset>, <protocol>, <K> shots, seed<S>", search name, layout dict)] over the search folders, in the
+    given order. The search config is added when one dataset, protocol and shot count has several."""
+    names = [search_name(d) for d in directories]
     rows = []
-    for directory, dataset in zip(directories, datasets):
-        name = dataset if datasets.count(dataset) == 1 else f"{dataset}/{Path(directory).name}"
+    for directory, name in zip(directories, names):
+        if names.count(name) > 1:
+            name = f"{name}, {Path(directory).name}"
         for seed, layout in read_layouts(directory).items():
-            rows.append((f"{name} {seed}", name, layout))
+            rows.append((f"{name}, {seed}", name, layout))
     return rows
 
 
@@ -589,7 +598,7 @@ def plot_layouts(directories, path):
     plot_layout_heatmap([label for label, _, _ in rows], [group for _, group, _ in rows],
                         {b: layout_matrix(rows, b) for b in ("vision", "text")}, max_length, str(path))
     groups = len(dict.fromkeys(group for _, group, _ in rows))
-    print(f"Heatmap of {len(rows)} searched layouts ({groups} dataset{'s' if groups != 1 else ''}) written to {path}")
+    print(f"Heatmap of {len(rows)} searched layouts ({groups} search{'es' if groups != 1 else ''}) written to {path}")
 
 
 def print_layouts(directory):

@@ -198,14 +198,15 @@ def test_layout_heatmap_over_datasets_and_seeds(tmp_path):
     caltech = _write_search(tmp_path, "caltech101", {1: ([2, 0, 1, 6], [3, 3]), 2: ([2, 0, 4, 6], [3, 0])})
     dtd = _write_search(tmp_path, "dtd", {1: ([0, 0, 5, 1], [6, 1])})
     rows = ptr.layout_rows([caltech, dtd])
-    assert [r[0] for r in rows] == ["caltech101 seed1", "caltech101 seed2", "dtd seed1"]
+    assert [r[0] for r in rows] == ["caltech101, few-shot, 4 shots, seed1", "caltech101, few-shot, 4 shots, seed2",
+                                    "dtd, few-shot, 4 shots, seed1"]
     assert ptr.layout_matrix(rows, "vision") == [[2, 0, 1, 6], [2, 0, 4, 6], [0, 0, 5, 1]]
     assert ptr.layout_matrix(rows, "text") == [[3, 3], [3, 0], [6, 1]]
     png = tmp_path / "plots" / "layouts.png"
     proc = cli("--layouts", tmp_path, "--plot", png)  # the root: every search folder under it
     assert proc.returncode == 0, proc.stderr
     assert f"Layouts in {caltech}" in proc.stdout and f"Layouts in {dtd}" in proc.stdout
-    assert f"Heatmap of 3 searched layouts (2 datasets) written to {png}" in proc.stdout
+    assert f"Heatmap of 3 searched layouts (2 searches) written to {png}" in proc.stdout
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size[0] > 300 and image.size[1] > 150
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
@@ -333,3 +334,52 @@ def test_refused_seeds_are_marked_not_shown(tmp_path):
     write_results(b2n / "seed1", 80.0)
     out = cli("--base2new", tmp_path / "base2new", "--refused", b2n / "seed1").stdout
     assert "80.00" not in out and "refused" in out and "(base-to-new, 16 shots)" in out
+
+
+def _write_search_at(exp, seeds, depth=12, text_depth=12):
+    for seed in seeds:
+        (exp / f"seed{seed}").mkdir(parents=True)
+        vision = [(seed + layer) % 7 for layer in range(depth)]
+        text = [(2 * seed + layer) % 7 for layer in range(text_depth)]
+        (exp / f"seed{seed}" / "layout.json").write_text(json.dumps({"vision": vision, "text": text, "max_length": 6}))
+
+
+def test_layout_heatmap_is_paper_ready(tmp_path):
+    """3 datasets x 2 protocols (few-shot, base-to-new searches) x 3 seeds: each row label names dataset, protocol,
+    shots and seed, and every text of the figure (labels, titles, colorbar) lies inside the image without the
+    figure title overlapping a panel title (issue 21 item 5)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dpl.search.plot import layout_heatmap_figure
+
+    for dataset in ("caltech101", "oxford_flowers", "fgvc_aircraft"):
+        _write_search_at(tmp_path / dataset / "DPLSearch" / "search_16shots", (1, 2, 3))
+        _write_search_at(tmp_path / "base2new" / "search_base" / dataset / "shots_16" / "DPLSearch" / "search", (1, 2, 3))
+    rows = ptr.layout_rows(ptr.search_dirs([tmp_path]))
+    labels = [label for label, _, _ in rows]
+    assert len(labels) == 18 and len(set(labels)) == 18
+    assert "oxford_flowers, few-shot, 16 shots, seed2" in labels
+    assert "oxford_flowers, base-to-new, 16 shots, seed2" in labels
+
+    fig = layout_heatmap_figure(labels, [g for _, g, _ in rows], {b: ptr.layout_matrix(rows, b) for b in ("vision", "text")}, 6)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    shown = {t.get_text() for t in texts}
+    assert set(labels) <= shown and {"vision", "text", "layer"} <= shown
+    for text in texts:
+        extent = text.get_window_extent(renderer)
+        assert (extent.x0 >= box.x0 - 0.5 and extent.y0 >= box.y0 - 0.5 and extent.x1 <= box.x1 + 0.5
+                and extent.y1 <= box.y1 + 0.5), f"{text.get_text()!r} is cut off: {extent} outside {box}"
+    title = fig._suptitle.get_window_extent(renderer)
+    for ax in fig.axes:
+        panel = ax.title.get_window_extent(renderer)
+        if ax.title.get_text():
+            assert not title.overlaps(panel), f"the figure title overlaps the panel title {ax.title.get_text()!r}"
+    tick_labels = [t.get_window_extent(renderer) for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    assert not any(a.overlaps(b) for a, b in zip(tick_labels, tick_labels[1:])), "row labels overlap"
+    width, height = fig.get_size_inches() * fig.dpi
+    assert width >= 1000 and height >= 500  # readable when scaled to a paper column
+    matplotlib.pyplot.close(fig)
