@@ -278,7 +278,8 @@ def test_impossible_accuracy_is_left_out_and_named(tmp_path, bad):
     assert [o["accuracy"] for o in ptr.parse_dir(exp)] == [70.0, 72.0]
     proc = cli(exp)
     assert proc.returncode == 0, proc.stderr
-    assert "(left out) seed3: accuracy" in proc.stdout and "* accuracy: 71.00% +- 1.00% (std over 2 seeds)" in proc.stdout
+    assert "(left out) seed3: accuracy" in proc.stdout
+    assert "* accuracy: 71.00% +- 1.00% (std over 2 seeds)" in proc.stdout
     table = cli("--table", tmp_path).stdout
     row = next(line for line in table.splitlines() if line.startswith("| dtd"))
     assert "71.00 ± " in row and "(2) [1]" in row
@@ -355,14 +356,16 @@ def test_layout_heatmap_is_paper_ready(tmp_path):
 
     for dataset in ("caltech101", "oxford_flowers", "fgvc_aircraft"):
         _write_search_at(tmp_path / dataset / "DPLSearch" / "search_16shots", (1, 2, 3))
-        _write_search_at(tmp_path / "base2new" / "search_base" / dataset / "shots_16" / "DPLSearch" / "search", (1, 2, 3))
+        base2new = tmp_path / "base2new" / "search_base" / dataset / "shots_16"
+        _write_search_at(base2new / "DPLSearch" / "search", (1, 2, 3))
     rows = ptr.layout_rows(ptr.search_dirs([tmp_path]))
     labels = [label for label, _, _ in rows]
     assert len(labels) == 18 and len(set(labels)) == 18
     assert "oxford_flowers, few-shot, 16 shots, seed2" in labels
     assert "oxford_flowers, base-to-new, 16 shots, seed2" in labels
 
-    fig = layout_heatmap_figure(labels, [g for _, g, _ in rows], {b: ptr.layout_matrix(rows, b) for b in ("vision", "text")}, 6)
+    matrices = {b: ptr.layout_matrix(rows, b) for b in ("vision", "text")}
+    fig = layout_heatmap_figure(labels, [g for _, g, _ in rows], matrices, 6)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     box = fig.bbox
