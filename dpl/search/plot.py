@@ -75,8 +75,7 @@ def layout_heatmap_figure(labels, groups, matrices, max_length, title="Searched 
     leave the image."""
     n_rows = len(labels)
     widths = [len(matrices[b][0]) for b in BRANCHES]
-    cmap = plt.get_cmap("viridis", max_length + 1).copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("viridis", max_length + 1).with_extremes(bad="white")
     label_inches = 0.075 * max(len(label) for label in labels)  # 9 pt text: about 0.075 in a character
     figsize = (max(7.0, 1.6 + label_inches + 0.32 * sum(widths)), max(3.5, 1.3 + 0.24 * n_rows))
     fig, axes = plt.subplots(1, 2, squeeze=False, gridspec_kw={"width_ratios": widths}, figsize=figsize,
