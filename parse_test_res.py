@@ -144,6 +144,7 @@ PER_SEED_KEYS = ("config.SEED", "layout.sha256")
 PER_SEED_PREFIXES = ("model.",)
 # Metrics printed as percentages: a value outside [0, 100] is impossible.
 PERCENT_KEYWORDS = ("accuracy", "error", "error_rate", "macro_f1", "perclass_accuracy")
+REFUSED_NOTE = "holds another configuration's run (refused)"
 
 
 class MixedConfigurations(ResultsNotFound):
@@ -201,7 +202,7 @@ def read_experiment(directory, keyword="accuracy", refused=()):
     usable, notes = [], []
     for seed in seed_dirs(directory):
         if os.path.abspath(seed) in refused:
-            notes.append(f"{seed.name}: holds another configuration's run (refused), left out")
+            notes.append(f"{seed.name}: {REFUSED_NOTE}, left out")
             continue
         run = read_run(seed, keyword)
         if run is None:
@@ -335,7 +336,8 @@ def _cell(entry, where, notes):
     if entry["mixed"]:
         return "mixed configurations" + notes.mark(where, "seeds of different configurations, not averaged: "
                                                    + entry["mixed"])
-    text = _stats_text(entry["stats"]) if entry["stats"] else "no result"
+    refused = any(REFUSED_NOTE in note for note in entry["notes"])
+    text = _stats_text(entry["stats"]) if entry["stats"] else "refused" if refused else "no result"
     if entry["notes"]:
         text += notes.mark(where, "; ".join(entry["notes"]))
     return text
@@ -399,7 +401,7 @@ def collect_table(paths, keyword="accuracy", refused=()):
     results = {}
     for exp in exps:
         cell = _experiment_cell(exp, keyword, refused)
-        if cell["stats"] is None and not cell["mixed"] and not any("refused" in n for n in cell["notes"]):
+        if cell["stats"] is None and not cell["mixed"] and not any(REFUSED_NOTE in n for n in cell["notes"]):
             continue  # nothing run there yet
         dataset, trainer = _dataset_and_trainer(exp)
         results.setdefault(protocol_and_shots(exp), {})[(dataset, trainer, exp.name)] = cell
@@ -466,7 +468,7 @@ def collect_base2new(root, keyword="accuracy", refused=()):
                 continue
             dataset, shots, trainer, config = rel
             cell = _experiment_cell(exp, keyword, refused)
-            if cell["stats"] is None and not cell["mixed"] and not any("refused" in n for n in cell["notes"]):
+            if cell["stats"] is None and not cell["mixed"] and not any(REFUSED_NOTE in n for n in cell["notes"]):
                 continue  # nothing run there yet
             per_shots = found.setdefault(int(shots[len("shots_"):]), {})
             per_shots.setdefault((dataset, trainer, config), {})[name] = cell

@@ -329,7 +329,7 @@ def test_refused_seeds_are_marked_not_shown(tmp_path):
     write_results(exp / "seed1", 70.0, MAX_EPOCH=1)
     out = cli("--table", tmp_path, "--refused", exp / "seed1").stdout
     row = next(line for line in out.splitlines() if line.startswith("| dtd"))
-    assert "70.00" not in row and "no result [1]" in row
+    assert "70.00" not in row and "refused [1]" in row
     assert "[1] dtd / DPL: seed1: holds another configuration's run (refused)" in out
     b2n = tmp_path / "base2new" / "train_base" / "dtd" / "shots_16" / "DPL" / "cfg"
     write_results(b2n / "seed1", 80.0)

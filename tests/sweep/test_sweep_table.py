@@ -21,5 +21,5 @@ def test_refused_job_is_marked_in_the_report_table(tmp_path, capfd):
     print_tables(SimpleNamespace(protocol="fewshot", output=str(tmp_path)), jobs)
     out = capfd.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| demo"))
-    assert "61.25" not in out and "no result [1]" in row and "55.50 (1 seed)" in row
+    assert "61.25" not in out and "refused [1]" in row and "55.50 (1 seed)" in row
     assert "seed1: holds another configuration's run (refused)" in out
