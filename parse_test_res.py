@@ -165,10 +165,17 @@ def impossible_value(value, keyword):
     return None
 
 
+def _shown(value):
+    text = str(value)
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):  # a file hash: its start tells them apart
+        return f"sha256 {text[:12]}"
+    return text
+
+
 def _key_differences(a, b, shown=4):
     keys = sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
-    parts = [f"{k[len('config.'):] if k.startswith('config.') else k} {a.get(k, '<absent>')} vs "
-             f"{b.get(k, '<absent>')}" for k in keys[:shown]]
+    parts = [f"{k[len('config.'):] if k.startswith('config.') else k} {_shown(a.get(k, '<absent>'))} vs "
+             f"{_shown(b.get(k, '<absent>'))}" for k in keys[:shown]]
     return "; ".join(parts) + (f" (and {len(keys) - shown} more)" if len(keys) > shown else "")
 
 
