@@ -1,4 +1,4 @@
-"""Check a data root before training: ``python -m dpl.check_data --root DATA [DATASET ...]``.
+"""Check a data root before training: ``python -m dpl.check_data [--root DATA] [DATASET ...]`` (DATA: ./data).
 
 DATASET is a registry name (``Caltech101``) or a config-file stem (``caltech101``); by default every
 dataset whose folder exists under the root. Per dataset it reports: folder and split file present,
@@ -172,10 +172,14 @@ def check_dataset(name, root, verify_limit=1000, folder=None):
     return row, problems, notes
 
 
+DEFAULT_ROOT = "./data"  # where the scripts (DATA) and the sweep (--data) look when run from the repository
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="dpl-check-data", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", required=True, help="the data root (DATASET.ROOT)")
+    p.add_argument("--root", default=DEFAULT_ROOT,
+                   help=f"the data root (DATASET.ROOT; default {DEFAULT_ROOT}, as the scripts' DATA)")
     p.add_argument("datasets", nargs="*", help="registry names or config-file stems (default: all found)")
     p.add_argument("--folder", default="", help="also check a CustomFolder dataset (DATASET.FOLDER)")
     p.add_argument("--verify-limit", type=int, default=1000,
@@ -187,7 +191,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     root = os.path.abspath(os.path.expanduser(args.root))
     if not os.path.isdir(root):
-        print(f"Data root not found: {root}")
+        given = "" if args.root != DEFAULT_ROOT else f" (the default, {DEFAULT_ROOT}; give another with --root DATA)"
+        print(f"Data root not found: {root}{given}")
         return 1
     try:
         names = _resolve_names(args.datasets) if args.datasets else _found_under(root)

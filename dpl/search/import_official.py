@@ -89,8 +89,9 @@ def layout_from_pair(pair, swap=True, backbone="ViT-B/16", source=""):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    summary, details = __doc__.split("\n\n", 1)  # the summary once (description), the examples and notes after
+    p = argparse.ArgumentParser(description=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=details)
     p.add_argument("paths", nargs="+", help="the official search's output folder, or its _img and _txt files")
     p.add_argument("--epoch", type=int, help="epoch of the pair to import from a folder (default: the last)")
     p.add_argument("--no-swap", action="store_true", help="read _img as the image alphas (files from a fixed version)")
@@ -99,6 +100,10 @@ def main(argv=None):
     p.add_argument("--force", action="store_true", help="replace an existing layout file")
     args = p.parse_args(argv)
     try:
+        for path in args.paths:
+            if not os.path.exists(path):
+                raise LayoutError(f"{path} does not exist (expected the official search's output folder, or its "
+                                  "alpha_e<E>_img.npy and alpha_e<E>_txt.npy files)")
         if len(args.paths) == 1 and os.path.isdir(args.paths[0]):
             pair, epoch = find_pair(args.paths[0], args.epoch)
         else:

@@ -67,18 +67,19 @@ def plot_search(probabilities, history, path, title="", notes=()):
     return path
 
 
-def plot_layout_heatmap(labels, groups, matrices, max_length, path, title="Searched prompt lengths per layer"):
-    """One PNG of many searched layouts: per branch a heatmap, rows ``labels`` (one per dataset and seed, ``groups``
-    their dataset: a line between datasets), columns layers, each cell coloured and numbered with its length;
-    NaN cells (a shallower backbone) stay blank. ``matrices``: branch -> rows x layers."""
-    from dpl.engine.utils.io import atomic_open, mkdir_if_missing
-
+def layout_heatmap_figure(labels, groups, matrices, max_length, title="Searched prompt lengths per layer"):
+    """The figure of many searched layouts: per branch a heatmap, rows ``labels`` (one per search and seed, ``groups``
+    their search: a line between searches), columns layers, each cell coloured and numbered with its length; NaN
+    cells (a shallower backbone) stay blank. ``matrices``: branch -> rows x layers. Sized from its rows, layers and
+    longest label, laid out by matplotlib's constrained layout so labels, titles and colorbar never overlap or
+    leave the image."""
     n_rows = len(labels)
     widths = [len(matrices[b][0]) for b in BRANCHES]
-    cmap = plt.get_cmap("viridis", max_length + 1).copy()
-    cmap.set_bad("white")
-    fig, axes = plt.subplots(1, 2, squeeze=False, gridspec_kw={"width_ratios": widths},
-                             figsize=(2.5 + 0.45 * sum(widths), 1.6 + 0.32 * n_rows))
+    cmap = plt.get_cmap("viridis", max_length + 1).with_extremes(bad="white")
+    label_inches = 0.075 * max(len(label) for label in labels)  # 9 pt text: about 0.075 in a character
+    figsize = (max(7.0, 1.6 + label_inches + 0.32 * sum(widths)), max(3.5, 1.3 + 0.24 * n_rows))
+    fig, axes = plt.subplots(1, 2, squeeze=False, gridspec_kw={"width_ratios": widths}, figsize=figsize,
+                             layout="constrained", dpi=150)
     for col, branch in enumerate(BRANCHES):
         ax = axes[0][col]
         m = np.ma.masked_invalid(np.asarray(matrices[branch], dtype=float))
@@ -87,18 +88,30 @@ def plot_layout_heatmap(labels, groups, matrices, max_length, path, title="Searc
             if not np.isnan(value):
                 ax.text(l, r, str(int(value)), ha="center", va="center", fontsize=7,
                         color="white" if value < max_length / 2 else "black")
-        for r in range(1, n_rows):  # a line where the dataset changes
+        for r in range(1, n_rows):  # a line where the search changes
             if groups[r] != groups[r - 1]:
                 ax.axhline(r - 0.5, color="red", linewidth=1.2)
-        ax.set_title(branch)
-        ax.set_xlabel("layer")
+        ax.set_title(branch, fontsize=10)
+        ax.set_xlabel("layer", fontsize=9)
         ax.set_xticks(range(widths[col]))
+        ax.set_xticklabels([str(i) for i in range(widths[col])], fontsize=7)
         ax.set_yticks(range(n_rows))
-        ax.set_yticklabels(labels if col == 0 else [""] * n_rows, fontsize=8)
+        if col == 0:
+            ax.set_yticklabels(labels, fontsize=9)
+        else:
+            ax.set_yticklabels([])
     fig.colorbar(im, ax=axes[0].tolist(), ticks=range(max_length + 1), label="prompt length (tokens)")
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def plot_layout_heatmap(labels, groups, matrices, max_length, path, title="Searched prompt lengths per layer"):
+    """Write ``layout_heatmap_figure`` as a PNG at ``path`` (atomically)."""
+    from dpl.engine.utils.io import atomic_open, mkdir_if_missing
+
+    fig = layout_heatmap_figure(labels, groups, matrices, max_length, title)
     mkdir_if_missing(os.path.dirname(os.path.abspath(path)))
     with atomic_open(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=90)
+        fig.savefig(f, format="png")
     plt.close(fig)
     return path

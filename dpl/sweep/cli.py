@@ -85,6 +85,10 @@ def visible_gpus():
 def print_tables(args, jobs):
     """The tables parse_test_res.py prints, for what is finished so far."""
     cmd = [sys.executable, str(REPO / "parse_test_res.py")]
+    # a refused job's folder holds another configuration's run: marked in the table, never shown as its number
+    for job in jobs:
+        if job.conflict:
+            cmd += ["--refused", job.run_dir]
     if args.protocol == "base2new":
         root = os.path.join(args.output, "base2new")
         if os.path.isdir(os.path.join(root, "test_new")):

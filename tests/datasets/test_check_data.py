@@ -63,3 +63,15 @@ def test_a_root_without_known_datasets_explains_folder(tmp_path, capsys):
     assert main(["--root", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "--folder" in out and "DATASET.FOLDER" in out
+
+
+def test_root_defaults_to_data_in_the_working_folder(tmp_path, monkeypatch, capsys):
+    """As the scripts' DATA and the sweep's --data: ./data when --root is not given (issue 21 item 6)."""
+    make_fake_dataset("Caltech101", tmp_path / "data", n_classes=2, per_split=(2, 1, 1))
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 0
+    assert f"Data root: {tmp_path / 'data'}" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path / "data")  # no ./data here: says what it looked for and how to give another
+    assert main([]) == 1
+    out = capsys.readouterr().out
+    assert f"Data root not found: {tmp_path / 'data' / 'data'}" in out and "--root" in out

@@ -65,3 +65,23 @@ def test_an_existing_layout_is_never_overwritten_silently(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err and (tmp_path / "layout.json").read_text() == "{}"
     assert main([str(tmp_path), "--force"]) == 0
     assert json.loads((tmp_path / "layout.json").read_text())["vision"] == VISION
+
+
+def test_a_path_that_does_not_exist_says_so(tmp_path, capsys):
+    missing = tmp_path / "nonexistent"
+    assert main([str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"{missing} does not exist" in err and "expected a file named" not in err
+    write_official(tmp_path, 1, logits_for(VISION), logits_for(TEXT))
+    assert main([str(tmp_path / "alpha_e1_img.npy"), str(tmp_path / "alpha_e2_txt.npy")]) == 2
+    assert "alpha_e2_txt.npy does not exist" in capsys.readouterr().err
+
+
+def test_help_prints_its_text_once(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert out.count("Turn the official DPL search") == 1 and out.count("--epoch 40") == 1
+    assert "with the branch names" in out  # the explanation is still there

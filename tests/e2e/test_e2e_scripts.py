@@ -87,7 +87,7 @@ def test_compare_runs_every_trainer_on_the_searched_layout_and_prints_one_table(
     header = next(line for line in proc.stdout.splitlines() if line.startswith("| Dataset"))
     assert [c.strip() for c in header.strip("|").split("|")][1:] == trainers
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| demo"))
-    assert row.count("(1)") == len(trainers)  # one seed in every cell
+    assert row.count("(1 seed)") == len(trainers)  # one seed in every cell, shown without an interval
 
 
 def test_custom_data_through_the_scripts_and_another_folder_is_never_reported_as_the_first(script_env, tmp_path):

@@ -4,9 +4,12 @@ leaves (log.txt + results.json, or layout.json for DPLSearch) without training a
 Env: FAKE_PY_LOG (JSON lines of calls), FAKE_FAIL_TRAINER (a trainer name that exits 1 without results).
 ``parse_test_res.py`` calls run the real script; ``-c`` / ``-m`` calls succeed and are recorded, except
 ``-m dpl.run_identity check``, answered with dpl.run_identity's exit codes by a stand-in rule: the fake
-fingerprint is the train.py argument list (the real one is tested in tests/e2e and tests/safety)."""
+fingerprint is the train.py argument list with its per-seed parts (the seed, seed<S> folders) in the seed's key, as
+the real one keeps them apart so that parse_test_res averages the seeds of one configuration (the real fingerprint
+is tested in tests/e2e and tests/safety)."""
 import json
 import os
+import re
 import runpy
 import sys
 
@@ -25,6 +28,12 @@ def marker(argv):
                         else "results.json")
 
 
+def fake_fingerprint(argv):
+    seed = int(flag(argv, "--seed", "1"))
+    rest = [a for i, a in enumerate(argv) if a != "--seed" and (i == 0 or argv[i - 1] != "--seed")]
+    return {"config.SEED": seed, "argv": [re.sub(r"seed\d+", "seed<S>", a) for a in rest]}
+
+
 def fake_check(argv):
     """0: finished with these arguments; 1: not finished; 2: another run's outputs (as dpl.run_identity)."""
     path = marker(argv)
@@ -32,7 +41,7 @@ def fake_check(argv):
         sys.exit(1)
     with open(path) as f:
         recorded = json.load(f).get("fingerprint")
-    if recorded != {"argv": argv}:
+    if recorded != fake_fingerprint(argv):
         sys.stderr.write(f"Error: {os.path.dirname(path)} holds a finished run of another configuration\n")
         sys.exit(2)
     sys.exit(0)
@@ -40,7 +49,7 @@ def fake_check(argv):
 
 def fake_train(argv):
     record("train", argv)
-    fingerprint = {"argv": argv}
+    fingerprint = fake_fingerprint(argv)
     out, trainer, seed = flag(argv, "--output-dir"), flag(argv, "--trainer"), int(flag(argv, "--seed", "1"))
     os.makedirs(out, exist_ok=True)
     if trainer == os.environ.get("FAKE_FAIL_TRAINER"):

@@ -30,9 +30,16 @@ def write_log(run_dir, acc, name="log.txt", signal="Finish training", mtime=None
     return path
 
 
-def write_results(run_dir, acc):
+def write_results(run_dir, acc, **fingerprint):
+    """results.json as train.py writes it; ``fingerprint`` given as config keys (``NUM_SHOTS=2``) adds one, with the
+    per-seed keys (the seed, a searched layout's hash) taken from the folder name."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "results.json").write_text(json.dumps({"accuracy": acc, "error": 100 - acc}))
+    record = {"accuracy": acc, "error": 100 - acc}
+    if fingerprint:
+        seed = int(run_dir.name[len("seed"):])
+        record["fingerprint"] = {"config.SEED": seed, "layout.sha256": f"{seed:064x}", "code.version": "1",
+                                 **{f"config.{k}": v for k, v in fingerprint.items()}}
+    (run_dir / "results.json").write_text(json.dumps(record))
 
 
 def cli(*args):
@@ -121,8 +128,8 @@ def test_table_cells_and_average_row(tmp_path):
 def test_table_labels_configs_when_a_trainer_has_several(tmp_path):
     write_results(tmp_path / "dtd" / "IVLP" / "a_16shots" / "seed1", 50.0)
     write_results(tmp_path / "dtd" / "IVLP" / "b_16shots" / "seed1", 60.0)
-    cells = ptr.collect_table([tmp_path])
-    assert set(cells) == {("dtd", "IVLP/a_16shots"), ("dtd", "IVLP/b_16shots")}
+    tables = ptr.collect_table([tmp_path])
+    assert set(tables[("few-shot", 16)]) == {("dtd", "IVLP/a_16shots"), ("dtd", "IVLP/b_16shots")}
 
 
 def test_base2new_harmonic_mean(tmp_path):
@@ -191,14 +198,15 @@ def test_layout_heatmap_over_datasets_and_seeds(tmp_path):
     caltech = _write_search(tmp_path, "caltech101", {1: ([2, 0, 1, 6], [3, 3]), 2: ([2, 0, 4, 6], [3, 0])})
     dtd = _write_search(tmp_path, "dtd", {1: ([0, 0, 5, 1], [6, 1])})
     rows = ptr.layout_rows([caltech, dtd])
-    assert [r[0] for r in rows] == ["caltech101 seed1", "caltech101 seed2", "dtd seed1"]
+    assert [r[0] for r in rows] == ["caltech101, few-shot, 4 shots, seed1", "caltech101, few-shot, 4 shots, seed2",
+                                    "dtd, few-shot, 4 shots, seed1"]
     assert ptr.layout_matrix(rows, "vision") == [[2, 0, 1, 6], [2, 0, 4, 6], [0, 0, 5, 1]]
     assert ptr.layout_matrix(rows, "text") == [[3, 3], [3, 0], [6, 1]]
     png = tmp_path / "plots" / "layouts.png"
     proc = cli("--layouts", tmp_path, "--plot", png)  # the root: every search folder under it
     assert proc.returncode == 0, proc.stderr
     assert f"Layouts in {caltech}" in proc.stdout and f"Layouts in {dtd}" in proc.stdout
-    assert f"Heatmap of 3 searched layouts (2 datasets) written to {png}" in proc.stdout
+    assert f"Heatmap of 3 searched layouts (2 searches) written to {png}" in proc.stdout
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size[0] > 300 and image.size[1] > 150
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
@@ -229,3 +237,152 @@ def test_every_plus_minus_printed_says_what_it_is(tmp_path):
     for args in (["--table", tmp_path / "caltech101"], ["--base2new", tmp_path / "base2new"]):
         out = cli(*args).stdout
         assert "±" in out and "± = 95% confidence interval over seeds" in out, args
+
+
+# ---- a number is the configuration asked for, or visibly marked (issues 17 item 6, 21 item 1) ---------------------
+def test_seeds_of_different_configurations_are_never_averaged(tmp_path):
+    """A 16-shot seed folder copied beside two 2-shot seeds: the summary refuses naming the seeds and the key, the
+    table marks the cell without a number; seeds that differ only by seed (and searched layout) are averaged."""
+    exp = tmp_path / "caltech101" / "DPL" / "cfg_2shots"
+    write_results(exp / "seed1", 70.0, NUM_SHOTS=2)
+    write_results(exp / "seed2", 72.0, NUM_SHOTS=2)
+    assert [o["accuracy"] for o in ptr.parse_dir(exp)] == [70.0, 72.0]
+    write_results(exp / "seed3", 90.0, NUM_SHOTS=16)
+    proc = cli(exp)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "different configurations" in proc.stderr and "seed3" in proc.stderr and "NUM_SHOTS 2 vs 16" in proc.stderr
+    assert "Summary" not in proc.stdout
+    table = cli("--table", tmp_path)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith("| caltech101"))
+    assert "mixed configurations [1]" in row and "77.33" not in row and "71.00" not in row
+    assert "[1] caltech101 / DPL: seeds of different configurations" in table.stdout
+    assert "NUM_SHOTS 2 vs 16" in table.stdout
+
+
+def test_a_fingerprinted_seed_beside_one_without_is_marked(tmp_path):
+    exp = tmp_path / "dtd" / "CoOp" / "cfg_4shots"
+    write_results(exp / "seed1", 60.0, NUM_SHOTS=4)
+    write_results(exp / "seed2", 62.0)
+    row = next(line for line in cli("--table", tmp_path).stdout.splitlines() if line.startswith("| dtd"))
+    assert "mixed configurations" in row and "61.00" not in row
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "150", "-1"])
+def test_impossible_accuracy_is_left_out_and_named(tmp_path, bad):
+    exp = tmp_path / "dtd" / "DPL" / "cfg_16shots"
+    write_results(exp / "seed1", 70.0)
+    write_results(exp / "seed2", 72.0)
+    (exp / "seed3").mkdir()
+    (exp / "seed3" / "results.json").write_text('{"accuracy": %s}' % bad)
+    assert [o["accuracy"] for o in ptr.parse_dir(exp)] == [70.0, 72.0]
+    proc = cli(exp)
+    assert proc.returncode == 0, proc.stderr
+    assert "(left out) seed3: accuracy" in proc.stdout
+    assert "* accuracy: 71.00% +- 1.00% (std over 2 seeds)" in proc.stdout
+    table = cli("--table", tmp_path).stdout
+    row = next(line for line in table.splitlines() if line.startswith("| dtd"))
+    assert "71.00 ± " in row and "(2) [1]" in row
+    assert "[1] dtd / DPL: seed3: accuracy" in table
+
+
+def test_a_seed_without_result_yet_is_noted(tmp_path):
+    exp = tmp_path / "dtd" / "DPL" / "cfg_16shots"
+    write_results(exp / "seed1", 70.0)
+    write_results(exp / "seed2", 72.0)
+    (exp / "seed3").mkdir()
+    (exp / "seed3" / "log.txt").write_text("epoch [1/2] batch [1/1]\n")  # still training
+    table = cli("--table", tmp_path).stdout
+    assert "(2) [1]" in table and "[1] dtd / DPL: seed3: no result yet" in table
+    assert "(left out) seed3: no result yet" in cli(exp).stdout
+
+
+def test_one_seed_shows_no_interval(tmp_path):
+    exp = tmp_path / "dtd" / "DPL" / "cfg_16shots"
+    write_results(exp / "seed1", 70.0)
+    table = cli("--table", tmp_path).stdout
+    row = next(line for line in table.splitlines() if line.startswith("| dtd"))
+    assert "70.00 (1 seed)" in row and "±" not in row
+    summary = cli(exp).stdout
+    assert "* accuracy: 70.00% (1 seed, no interval)" in summary and "+-" not in summary
+
+
+def test_table_keeps_protocols_and_shot_counts_apart(tmp_path):
+    """Few-shot runs at 2 and 16 shots, base-to-new train_base and cross-dataset runs under one output: one table
+    each, the first header naming the protocol and the shot count."""
+    write_results(tmp_path / "dtd" / "DPL" / "cfg_2shots" / "seed1", 50.0)
+    write_results(tmp_path / "dtd" / "DPL" / "cfg_16shots" / "seed1", 60.0)
+    write_results(tmp_path / "base2new" / "train_base" / "dtd" / "shots_16" / "DPL" / "cfg" / "seed1", 80.0)
+    write_results(tmp_path / "xd" / "test" / "dtd" / "shots_16" / "DPL" / "cfg" / "seed1", 40.0)
+    out = cli("--table", tmp_path).stdout
+    headers = [line for line in out.splitlines() if line.startswith("| Dataset")]
+    assert [h.split("|")[1].strip() for h in headers] == [
+        "Dataset (few-shot, 2 shots)", "Dataset (few-shot, 16 shots)", "Dataset (base-to-new, base classes, 16 shots)",
+        "Dataset (cross-dataset, target, 16 shots)"]
+    assert all(h.split("|")[2].strip() == "DPL" and h.count("|") == 3 for h in headers)  # no extra column
+
+
+def test_refused_seeds_are_marked_not_shown(tmp_path):
+    """The sweep's case: an old run in a folder the asked configuration was refused from is never printed as a
+    plain number."""
+    exp = tmp_path / "dtd" / "DPL" / "cfg_16shots"
+    write_results(exp / "seed1", 70.0, MAX_EPOCH=1)
+    out = cli("--table", tmp_path, "--refused", exp / "seed1").stdout
+    row = next(line for line in out.splitlines() if line.startswith("| dtd"))
+    assert "70.00" not in row and "refused [1]" in row
+    assert "[1] dtd / DPL: seed1: holds another configuration's run (refused)" in out
+    b2n = tmp_path / "base2new" / "train_base" / "dtd" / "shots_16" / "DPL" / "cfg"
+    write_results(b2n / "seed1", 80.0)
+    out = cli("--base2new", tmp_path / "base2new", "--refused", b2n / "seed1").stdout
+    assert "80.00" not in out and "refused" in out and "(base-to-new, 16 shots)" in out
+
+
+def _write_search_at(exp, seeds, depth=12, text_depth=12):
+    for seed in seeds:
+        (exp / f"seed{seed}").mkdir(parents=True)
+        vision = [(seed + layer) % 7 for layer in range(depth)]
+        text = [(2 * seed + layer) % 7 for layer in range(text_depth)]
+        (exp / f"seed{seed}" / "layout.json").write_text(json.dumps({"vision": vision, "text": text, "max_length": 6}))
+
+
+def test_layout_heatmap_is_paper_ready(tmp_path):
+    """3 datasets x 2 protocols (few-shot, base-to-new searches) x 3 seeds: each row label names dataset, protocol,
+    shots and seed, and every text of the figure (labels, titles, colorbar) lies inside the image without the
+    figure title overlapping a panel title (issue 21 item 5)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dpl.search.plot import layout_heatmap_figure
+
+    for dataset in ("caltech101", "oxford_flowers", "fgvc_aircraft"):
+        _write_search_at(tmp_path / dataset / "DPLSearch" / "search_16shots", (1, 2, 3))
+        base2new = tmp_path / "base2new" / "search_base" / dataset / "shots_16"
+        _write_search_at(base2new / "DPLSearch" / "search", (1, 2, 3))
+    rows = ptr.layout_rows(ptr.search_dirs([tmp_path]))
+    labels = [label for label, _, _ in rows]
+    assert len(labels) == 18 and len(set(labels)) == 18
+    assert "oxford_flowers, few-shot, 16 shots, seed2" in labels
+    assert "oxford_flowers, base-to-new, 16 shots, seed2" in labels
+
+    matrices = {b: ptr.layout_matrix(rows, b) for b in ("vision", "text")}
+    fig = layout_heatmap_figure(labels, [g for _, g, _ in rows], matrices, 6)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    shown = {t.get_text() for t in texts}
+    assert set(labels) <= shown and {"vision", "text", "layer"} <= shown
+    for text in texts:
+        extent = text.get_window_extent(renderer)
+        assert (extent.x0 >= box.x0 - 0.5 and extent.y0 >= box.y0 - 0.5 and extent.x1 <= box.x1 + 0.5
+                and extent.y1 <= box.y1 + 0.5), f"{text.get_text()!r} is cut off: {extent} outside {box}"
+    title = fig._suptitle.get_window_extent(renderer)
+    for ax in fig.axes:
+        panel = ax.title.get_window_extent(renderer)
+        if ax.title.get_text():
+            assert not title.overlaps(panel), f"the figure title overlaps the panel title {ax.title.get_text()!r}"
+    tick_labels = [t.get_window_extent(renderer) for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    assert not any(a.overlaps(b) for a, b in zip(tick_labels, tick_labels[1:])), "row labels overlap"
+    width, height = fig.get_size_inches() * fig.dpi
+    assert width >= 1000 and height >= 500  # readable when scaled to a paper column
+    matplotlib.pyplot.close(fig)
