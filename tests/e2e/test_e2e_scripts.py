@@ -2,6 +2,7 @@
 skipping finished steps on a re-run; TRAINER swaps the method; compare.sh runs every trainer on the searched layout
 into one table; base-to-new gives the base/new/HM table."""
 import json
+import re
 
 import pytest
 
@@ -30,7 +31,8 @@ def test_main_searches_trains_tests_and_prints_the_table(dpl_main, script_env):
     train = next(out.glob("demo/DPL/*_2shots/seed1"))
     assert "=> result" in (train / "log.txt").read_text()
     assert json.loads((train / "results.json").read_text())["layout"].endswith("layout.json")
-    assert "accuracy" in dpl_main.stdout and "±" in dpl_main.stdout or "+-" in dpl_main.stdout
+    # one seed: a mean with no interval, never a "± 0.00" that reads like one
+    assert re.search(r"\* accuracy: \d+\.\d\d% \(1 seed, no interval\)", dpl_main.stdout), dpl_main.stdout
 
 
 def test_rerun_skips_every_finished_step(dpl_main, script_env):
