@@ -91,7 +91,7 @@ def save_tiny_clip_archive(path, seed=0, jit=True):
     The archive is a traced CLIP whose ``torch.jit.load(path).state_dict()`` has OpenAI's keys, so the loader
     (and ``clip.load``) treat it exactly like a downloaded file. Written atomically.
     """
-    from dpl.engine.utils.io import atomic_open, atomic_torch_save
+    from dpl.file_io import atomic_open, atomic_torch_save
 
     if not jit:
         atomic_torch_save(tiny_clip_state_dict(seed), path)

@@ -4,7 +4,7 @@ import json
 import os
 import random as _random
 
-from dpl.engine.utils.io import read_json, write_json
+from dpl.file_io import read_json, write_json
 from dpl.errors import LayoutError
 
 BRANCHES = ("vision", "text")

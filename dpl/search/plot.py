@@ -58,7 +58,7 @@ def search_figure(probabilities, history, title="", notes=()):
 
 def plot_search(probabilities, history, path, title="", notes=()):
     """Write ``search_figure(...)`` to ``path`` (atomic); returns ``path``."""
-    from dpl.engine.utils.io import atomic_open
+    from dpl.file_io import atomic_open
 
     fig = search_figure(probabilities, history, title, notes)
     with atomic_open(path, "wb") as f:
@@ -107,7 +107,7 @@ def layout_heatmap_figure(labels, groups, matrices, max_length, title="Searched 
 
 def plot_layout_heatmap(labels, groups, matrices, max_length, path, title="Searched prompt lengths per layer"):
     """Write ``layout_heatmap_figure`` as a PNG at ``path`` (atomically)."""
-    from dpl.engine.utils.io import atomic_open, mkdir_if_missing
+    from dpl.file_io import atomic_open, mkdir_if_missing
 
     fig = layout_heatmap_figure(labels, groups, matrices, max_length, title)
     mkdir_if_missing(os.path.dirname(os.path.abspath(path)))
