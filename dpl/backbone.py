@@ -19,6 +19,7 @@ import clip.clip as clip_impl
 from clip.model import CLIP, VisionTransformer, build_model, convert_weights
 
 from dpl.errors import BackboneError, UnknownNameError, did_you_mean
+from dpl.torchscript_weights import read_torchscript_state_dict, torchscript_layout
 
 TINY_NAME = "tiny-random"
 
@@ -177,12 +178,11 @@ def _download(name, url, cache, filename):
 
 
 def _read_state_dict(file):
-    """OpenAI TorchScript archive, or a plain state dict (optionally under a "state_dict" key)."""
-    try:
-        with _quiet_jit():
-            return torch.jit.load(file, map_location="cpu").state_dict()
-    except Exception:  # not a TorchScript archive: try a plain state dict below
-        pass
+    """OpenAI TorchScript archive (its tensors read as data: no code of the file is run), or a plain state dict
+    (optionally under a "state_dict" key)."""
+    prefix = torchscript_layout(file)
+    if prefix is not None:
+        return read_torchscript_state_dict(file, prefix)
     try:
         obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:
