@@ -111,6 +111,9 @@ def run(args, cfg):
         trainer.train()
 
     if getattr(trainer, "last_results", None) and distributed.is_main():
+        from dpl.finite_weights import refuse_non_finite_weights
+
+        refuse_non_finite_weights({n: trainer._models[n] for n in trainer.get_model_names()}, "results.json")
         path = os.path.join(cfg.OUTPUT_DIR, "results.json")
         write_json(results_record(trainer, cfg, args, round(time.time() - start, 3)), path)
         print(f"Results written to {path}")
