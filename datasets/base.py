@@ -87,6 +87,7 @@ class CoOpDataset(DatasetBase):
             super().__init__(train_x=splits["test"], test=splits["test"])
             return
         train, val, test = splits["train"], splits["val"], splits["test"]
+        self.require_train_classes(train, {"val": val, "test": test})
         train, val = self.sample_fewshot(cfg, train, val)
         subsample = getattr(cfg.DATASET, "SUBSAMPLE_CLASSES", "all")
         try:
@@ -94,6 +95,19 @@ class CoOpDataset(DatasetBase):
         except ValueError as e:
             raise DataError(str(e)) from None
         super().__init__(train_x=train, val=val, test=test)
+
+    @classmethod
+    def require_train_classes(cls, train, others):
+        """DataError naming the class when val/test hold a label the training list lacks: class names are read
+        from the training items, so every later label would be scored against another class's name."""
+        trained = {item.label for item in train}
+        for split, items in others.items():
+            for item in items or ():
+                if item.label not in trained:
+                    raise DataError(f"The {split} split has class {item.classname!r} (label {item.label}), which the "
+                                    "train split lacks: class names come from the training items, so labels would "
+                                    "no longer match their names. Every class needs training images; fix the split "
+                                    f"({cls.where()}).")
 
     def load_splits(self, root):
         return self.read_splits(root)
