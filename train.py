@@ -62,6 +62,18 @@ def results_record(trainer, cfg, args, elapsed):
     return record
 
 
+def resume_check(fingerprint, accept_unfingerprinted):
+    """The engine's hook run on every model's checkpoint before a resume: refuse another configuration's."""
+    from dpl.run_identity import check_checkpoint
+
+    def check(checkpoint, path):
+        warning = check_checkpoint(checkpoint, path, fingerprint, accept_unfingerprinted)
+        if warning:
+            print(f"WARNING: {warning}")
+
+    return check
+
+
 def run(args, cfg):
     """Everything after the logger is up; returns the trainer."""
     from dpl.engine import distributed
@@ -99,6 +111,7 @@ def run(args, cfg):
     refuse_other_run(cfg.OUTPUT_DIR, cfg.TRAINER.NAME, fingerprint)  # before anything is built or written
     trainer = build_trainer(cfg)
     trainer.fingerprint = fingerprint()  # now that the dataset exists (Demo generates itself on first use)
+    trainer.resume_check = resume_check(trainer.fingerprint, bool(getattr(args, "accept_unfingerprinted", False)))
     if args.eval_only:
         trainer.trust_checkpoint = bool(getattr(args, "trust_checkpoint", False))
         if not args.model_dir and trainer.get_model_names():  # ZeroshotCLIP learns nothing: nothing to load

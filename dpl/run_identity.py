@@ -237,12 +237,17 @@ def refuse_other_run(output_dir, trainer_name, fingerprint):
             check_marker(path, fingerprint() if callable(fingerprint) else fingerprint)
 
 
-def check_checkpoint(checkpoint, path, fingerprint):
-    """Before a resume: OtherRunError when checkpoint ``path`` was written by another configuration. Returns a
-    warning (str) for a checkpoint an older version wrote without a fingerprint, else None."""
+def check_checkpoint(checkpoint, path, fingerprint, accept_unfingerprinted=False):
+    """Before a resume: OtherRunError when checkpoint ``path`` was written by another configuration, or carries no
+    fingerprint (an older version wrote it) unless ``accept_unfingerprinted``; then a warning (str) is returned.
+    Else None."""
     recorded = checkpoint.get("fingerprint")
     if recorded is None:
-        return f"{path} carries no run fingerprint (an older version wrote it); its configuration is not checked"
+        if accept_unfingerprinted:
+            return f"{path} carries no run fingerprint (an older version wrote it); its configuration is not checked"
+        raise OtherRunError(f"Cannot resume from {path}: it carries no run fingerprint (an older version wrote it), "
+                            "so nothing shows it belongs to this configuration. Pass --accept-unfingerprinted to "
+                            "train.py to resume from it anyway. " + _advice(os.path.dirname(os.path.dirname(path))))
     diffs = differences(recorded, fingerprint)
     if diffs:
         folder = os.path.dirname(os.path.dirname(path))

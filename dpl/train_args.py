@@ -27,6 +27,9 @@ def build_parser():
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="load --model-dir checkpoints with full unpickling (may run code stored in them); only for "
                         "files from a source you trust that hold objects beyond Dassl's optimizer / scheduler state")
+    p.add_argument("--accept-unfingerprinted", action="store_true",
+                   help="resume from checkpoints that carry no run fingerprint (written by an older version); their "
+                        "configuration is then not checked against this run's")
     p.add_argument("opts", default=None, nargs=argparse.REMAINDER,
                    help="modify config options using the command line (KEY VALUE pairs)")
     return p

@@ -45,9 +45,11 @@ class TrainerBase:
         self._optims = OrderedDict()
         self._scheds = OrderedDict()
         self._writer = None
-        # What identifies the run (dpl.run_identity; train.py sets it): stored in every checkpoint, and a resume
-        # from checkpoints that carry another one is refused.
+        # What identifies the run (dpl.run_identity; train.py sets it): stored in every checkpoint.
         self.fingerprint = None
+        # resume_check(checkpoint, path), run on every model's checkpoint before a resume and raising to refuse it
+        # (train.py sets the run-identity check; the engine itself knows nothing of fingerprints). None: no check.
+        self.resume_check = None
 
     # ---- models --------------------------------------------------------------------------------------
     def register_model(self, name="model", model=None, optim=None, sched=None):
@@ -185,16 +187,12 @@ class TrainerBase:
         return epoch
 
     def check_resume(self, checkpoints, directory, epoch):
-        """Refuse checkpoints ({name: checkpoint} of ``epoch``) that a run of another configuration wrote."""
-        if self.fingerprint is None:
+        """``resume_check`` on the checkpoint of every model ({name: checkpoint} of ``epoch``), not only the first:
+        one model's folder may come from another run."""
+        if self.resume_check is None:
             return
-        from dpl.run_identity import check_checkpoint
-
-        name = self.get_model_names()[0]
-        path = epoch_checkpoints.epoch_file(os.path.join(directory, name), epoch)
-        warning = check_checkpoint(checkpoints[name], path, self.fingerprint)
-        if warning:
-            print(f"WARNING: {warning}")
+        for name in self.get_model_names():
+            self.resume_check(checkpoints[name], epoch_checkpoints.epoch_file(os.path.join(directory, name), epoch))
 
     def checkpoint_extras(self):
         """Trainer state beyond models, optimisers and schedulers that a resume needs (e.g. the AMP grad
