@@ -67,15 +67,66 @@ def _load_alphas(path):
     if alphas.ndim != 2 or alphas.shape[1] < 2 or not np.issubdtype(alphas.dtype, np.floating):
         raise LayoutError(f"alpha file {path} holds an array of shape {alphas.shape} ({alphas.dtype}); expected "
                           "floating-point (layers, N + 1) architecture logits")
-    if not np.isfinite(alphas).all():
-        raise LayoutError(f"alpha file {path} holds non-finite values")
-    return torch.from_numpy(alphas.astype(np.float32))
+    with np.errstate(over="ignore"):
+        as_float32 = alphas.astype(np.float32)  # the precision the layout is derived in: check after the cast
+    if not np.isfinite(as_float32).all():
+        where = np.argwhere(~np.isfinite(as_float32))[0]
+        raise LayoutError(f"alpha file {path} holds {alphas[tuple(where)]!r} at layer {where[0]}, candidate "
+                          f"{where[1]}: not a finite float32 (NaN, inf, or beyond float32's range)")
+    return torch.from_numpy(as_float32)
+
+
+def tower_layers(backbone):
+    """``{"vision": n, "text": n}``: the depths of ``backbone``'s towers, from its model description (tiny-random:
+    ours; OpenAI and open_clip names: open_clip's config of that architecture, else the OpenAI weights file when
+    it is on this machine). None when neither is available; LayoutError when the name is unknown."""
+    from dpl import backbone_open_clip
+    from dpl.backbone import TINY_ARCH, TINY_NAME
+
+    if backbone == TINY_NAME:
+        return {"vision": TINY_ARCH["vision_layers"], "text": TINY_ARCH["transformer_layers"]}
+    arch = (backbone_open_clip.model_name(backbone) if backbone_open_clip.is_open_clip_name(backbone)
+            else backbone.replace("/", "-"))
+    try:
+        import open_clip
+    except ImportError:  # an optional extra: count the blocks of the weights file instead
+        return _layers_of_weights_file(backbone)
+    config = open_clip.get_model_config(arch) or {}
+    vision, text = config.get("vision_cfg", {}).get("layers"), config.get("text_cfg", {}).get("layers")
+    if not isinstance(vision, int) or not isinstance(text, int):
+        raise LayoutError(f"--backbone {backbone}: its tower depths are not known (no ViT config {arch}); name the "
+                          "ViT the search ran on (the official code: ViT-B/16)")
+    return {"vision": vision, "text": text}
+
+
+def _layers_of_weights_file(backbone):
+    from dpl.backbone import _read_state_dict, local_weights_file
+
+    try:
+        file = local_weights_file(backbone)
+    except DPLError:
+        return None
+    if file is None:
+        return None
+    keys = _read_state_dict(file)
+    blocks = {tower: {k.split(".")[prefix.count(".")] for k in keys if k.startswith(prefix)}
+              for tower, prefix in (("vision", "visual.transformer.resblocks."), ("text", "transformer.resblocks."))}
+    return {tower: len(found) for tower, found in blocks.items()}
 
 
 def layout_from_pair(pair, swap=True, backbone="ViT-B/16", source=""):
     """The PromptLayout of an official ``{"img": path, "txt": path}`` pair (``swap``: the official names)."""
     vision_file, text_file = (pair["txt"], pair["img"]) if swap else (pair["img"], pair["txt"])
     vision, text = _load_alphas(vision_file), _load_alphas(text_file)
+    depths = tower_layers(backbone)
+    if depths is None:
+        print(f"Note: the layer counts of {backbone} are not known here (no open_clip, no weights file); train.py "
+              "checks the layout against the model when it is used")
+    for tower, values, path in (("vision", vision, vision_file), ("text", text, text_file)):
+        if depths is not None and values.shape[0] != depths[tower]:
+            raise LayoutError(f"alpha file {path} holds the {tower} alphas of {values.shape[0]} layers, but the "
+                              f"{tower} tower of {backbone} has {depths[tower]} layers; pass the --backbone the "
+                              "search ran on")
     if vision.shape[1] != text.shape[1]:
         raise LayoutError(f"{vision_file} has {vision.shape[1]} candidate lengths per layer but {text_file} has "
                           f"{text.shape[1]}; both must be N + 1")
