@@ -71,6 +71,19 @@ def _foreign_globals(path):
     return [n for n in names if n not in _allowed_names()]
 
 
+def _refuse_damaged(path):
+    """CheckpointError when the checkpoint's pickle is not a valid pickle at all (a hand edit, a bad copy): that is
+    damage, not foreign code, and no opt-in would read it."""
+    try:
+        torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"Checkpoint {path} is damaged: its data.pkl is not a valid pickle ({e}); it was edited "
+                              "or copied incompletely. Copy it again from its source, or delete it (or its folder) "
+                              "and train again.") from None
+    except Exception:  # an old (non-zip) file: its pickle cannot be checked without unpickling it
+        pass
+
+
 def read_checkpoint(path, trust=False):
     """The checkpoint at ``path``: one of this project's (``weights_only=True``), else a Dassl-written one through the
     allow-list, else, with ``trust``, a full unpickling; otherwise a CheckpointError naming the file and the opt-in."""
@@ -88,6 +101,7 @@ def read_checkpoint(path, trust=False):
         return checkpoint
     except pickle.UnpicklingError as e:
         refused = e
+    _refuse_damaged(path)
     if trust:
         return _load_trusted(path, map_location)
     others = _foreign_globals(path)
@@ -101,4 +115,9 @@ def _load_trusted(path, map_location):
     """Full unpickling: only on the user's explicit opt-in (``--trust-checkpoint``), the one load site allowed to
     run code stored in a file (tests/trust lists it)."""
     print(f"Warning: loading {path} with full unpickling ({TRUST_HINT}): it may run code stored in the file")
-    return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, AttributeError, ImportError) as e:
+        raise CheckpointError(f"Checkpoint {path} could not be read even with full unpickling ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:300]}): the file is damaged or needs code this "
+                              "environment lacks.") from None
