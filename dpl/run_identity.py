@@ -92,24 +92,33 @@ def dataset_identity(cfg):
     root = base.resolve_root(cfg)
     if cls is CustomFolder:
         folder = os.path.abspath(folder_of(cfg))
+        # FOLDER as written (absolute or relative to ROOT) says where the files live, not what they are: one spelling
+        named = {"config.DATASET.FOLDER": _folder_spelling(folder, root)}
         split = os.path.join(folder, SPLIT_FILE)
         if os.path.isfile(split):
-            return {f"dataset.{SPLIT_FILE}": file_sha256(split)}
-        return {"dataset.listing": _listing_digest(folder)}
+            return {**named, f"dataset.{SPLIT_FILE}": file_sha256(split)}
+        return {**named, "dataset.listing": _listing_digest(folder)}
     out = {}
     for path in cls.source_files(root):
         out[f"dataset.{os.path.basename(path)}"] = file_sha256(path) if os.path.isfile(path) else "missing"
     return out
 
 
+def _folder_spelling(folder, root):
+    """``folder`` relative to DATASET.ROOT when inside it (so a moved root changes nothing), else absolute."""
+    relative = os.path.relpath(os.path.realpath(folder), os.path.realpath(root))
+    return os.path.realpath(folder) if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+
+
 def _listing_digest(folder):
-    """Digest of a class-folder tree's relative file names and sizes (a custom dataset without split file)."""
+    """Digest of a class-folder tree's relative file names and sizes (a custom dataset without split file). Hidden
+    files and folders (``.DS_Store``, ``._*``) are left out, as the dataset reader leaves them out."""
     digest = hashlib.sha256()
     if not os.path.isdir(folder):
         return "missing"
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        for name in sorted(filenames):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(n for n in filenames if not n.startswith(".")):
             path = os.path.join(dirpath, name)
             digest.update(f"{os.path.relpath(path, folder)}\0{os.path.getsize(path)}\n".encode())
     return digest.hexdigest()
