@@ -60,6 +60,9 @@ def generate_demo(folder):
     parent = os.path.dirname(os.path.abspath(folder))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".demo-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; the dataset is renamed from it and must stay readable
     try:
         rng = np.random.default_rng(GENERATOR_SEED)
         image_dir = os.path.join(tmp, "images")
