@@ -33,6 +33,13 @@ class CheckpointError(DPLError):
     pass
 
 
+class DiskFullError(DPLError, OSError):
+    """A write failed for lack of space (an OSError with ENOSPC / EDQUOT, so callers catching OSError still do)."""
+
+    def __str__(self):
+        return str(self.args[1]) if len(self.args) > 1 else super().__str__()
+
+
 def did_you_mean(name, choices, n=3):
     """`` Did you mean 'A' or 'B'?`` for the names in ``choices`` close to ``name`` (one that differs only in case
     wins outright), or "" when none is close."""

@@ -1,14 +1,18 @@
 """File helpers every layer uses (Dassl's names); every write is atomic (temp file in the same folder, then rename).
-The base layer, beside dpl/errors.py: it imports nothing of the project.
+The base layer, beside dpl/errors.py: it imports nothing of the project but that.
 
 Files end with the permissions a plain ``open`` gives (the user's umask), and the temp file a killed write
 leaves behind (``.<name>.<8 random chars>.tmp``) is removed by ``remove_stale_temps`` on the next run."""
 import contextlib
+import errno
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
+
+from dpl.errors import DiskFullError
 
 _TEMP_PREFIX, _TEMP_SUFFIX = ".", ".tmp"
 # mkstemp's names: prefix + 8 characters of [a-z0-9_] + suffix
@@ -41,10 +45,25 @@ def atomic_open(path, mode="w", **kwargs):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(e.errno, f"Cannot write {path}: {e.strerror} ({_free_space(dirname)} free in "
+                                f"{dirname}). The previous version of the file, if any, is unchanged; free some "
+                                "space and run again (an interrupted run resumes from its checkpoints).") from e
         raise
+
+
+def _free_space(dirname):
+    try:
+        free = shutil.disk_usage(dirname).free
+    except OSError:
+        return "unknown space"
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if free < 1024 or unit == "GiB":
+            return f"{free:.0f} {unit}" if unit == "bytes" else f"{free:.1f} {unit}"
+        free /= 1024
 
 
 def _current_umask():
