@@ -54,10 +54,24 @@ class DPLSearch(PromptTrainer):
         if self.dm.val_loader is None:
             raise ConfigError(f"Dataset {cfg.DATASET.NAME} has no validation split; the DPL search updates its "
                               "alphas on validation batches (use a dataset with a val split)")
+        self._refuse_uneven_cycle(cfg)
         print(f"Search candidates: {c.SEARCH_INIT} initialisation; alpha steps on the "
               f"{'first validation batch every step' if c.ALPHA_BATCHES == 'first' else 'validation batches in turn'}")
         return SearchLearner(clip_model, classnames, c.MAX_LENGTH, c.SEARCH_CTX_INIT, c.PROMPT_STD, c.NAIVE_SUPERNET,
                              c.SUPERNET_RECOMPUTE, c.SEARCH_INIT)
+
+    def _refuse_uneven_cycle(self, cfg):
+        """Data-parallel ranks take slices of each val batch; an incomplete last one is split (or skipped by a rank)
+        in a way one process does not reproduce, so cycling through it would change the alphas and the layout."""
+        if self.method_cfg.ALPHA_BATCHES != "cycle" or not distributed.is_distributed():
+            return
+        size, batch = len(self.dm.dataset.val), cfg.DATALOADER.TEST.BATCH_SIZE
+        if size % batch:
+            raise ConfigError(f"TRAINER.DPL.ALPHA_BATCHES cycle with {distributed.world_size()} data-parallel "
+                              f"processes needs full validation batches, but the {size} validation images leave a "
+                              f"last batch of {size % batch} (DATALOADER.TEST.BATCH_SIZE {batch}): its split over "
+                              "the processes would not reproduce one process's search. Use ALPHA_BATCHES first, a "
+                              f"batch size dividing {size}, or one process.")
 
     def extra_models(self):
         c = self.method_cfg
