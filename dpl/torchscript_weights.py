@@ -130,4 +130,4 @@ def read_torchscript_state_dict(file, prefix):
                             "not a module.")
     out = {}
     _tensors(root, "", out, file)
-    return {k: v.clone() for k, v in out.items()}
+    return out  # views of the per-record buffers: build_model copies them into the model
