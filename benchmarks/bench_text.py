@@ -79,15 +79,11 @@ def make_case(case, pc, names, args):
         emb, eot, _ = class_prompt_inputs(pc, names, "a photo of a {}.")
         emb = emb.clone().requires_grad_(True)
         params, text = [emb], (lambda: None)
-        n_input = 0
     elif case == "coop":
         context = TextContext(pc, names, n_ctx=args.coop_ctx)
-        eot, params, n_input = context.eot_index, [context.ctx], 0
-        emb = None
-        text = (lambda: None)
+        eot, params, text = context.eot_index, [context.ctx], (lambda: None)
     else:
         emb, eot = class_text_input(pc, names, "ensemble")
-        n_input = 0
         if case == "dpl":
             layout = PromptLayout.uniform(args.fixed_length, pc.vision_layers, pc.text_layers)
             prompts = LayerPrompts(layout, pc.vision_width, pc.text_width, kind="kv")
@@ -101,9 +97,8 @@ def make_case(case, pc, names, args):
 
     def run(model):
         inputs = context.embeddings() if case == "coop" else emb
-        features = F.normalize(model.encode_text(inputs, eot, text(), n_input_prompts=n_input), dim=-1)
-        grads = torch.autograd.grad((features * probe).sum(), params, allow_unused=True)  # vision prompts: unused
-        return grads
+        features = F.normalize(model.encode_text(inputs, eot, text()), dim=-1)
+        return torch.autograd.grad((features * probe).sum(), params, allow_unused=True)  # vision prompts: unused
     return run, int(eot.max())
 
 

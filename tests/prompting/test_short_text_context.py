@@ -33,12 +33,11 @@ def pair(request):
 
 def _lengths(prompted, run):
     """The number of positions each text block's MLP runs over during ``run()``."""
-    seen, handles = [], []
+    seen, handles, n_rows = [], [], len(TEXTS)
     for block in prompted.model.transformer.resblocks:
         def hook(module, args):
             seen.append(args[0].numel() // (n_rows * prompted.text_width))
         handles.append(block.mlp.register_forward_pre_hook(hook))
-    n_rows = len(TEXTS)
     try:
         with torch.no_grad():
             run()
@@ -77,12 +76,13 @@ def _prompt_sets(prompted):
         arch.text.normal_()
     replace = [torch.randn(3, width, requires_grad=True), torch.randn(5, width, requires_grad=True)]
     kv = [torch.randn(2, width, requires_grad=True) for _ in range(layers)]
+    supernet = [arch.text, *space.text.values()]
     return {
         "none": (lambda: None, []),
         "kv": (lambda: [KVPrompt(p) for p in kv], kv),
         "replace": (lambda: [ReplacePrompt(p) for p in replace], replace),
-        "supernet": (lambda: supernet_prompts(space, arch, "text"), [arch.text, *space.text.values()]),
-        "supernet naive": (lambda: supernet_prompts(space, arch, "text", naive=True), [arch.text, *space.text.values()]),
+        "supernet": (lambda: supernet_prompts(space, arch, "text"), supernet),
+        "supernet naive": (lambda: supernet_prompts(space, arch, "text", naive=True), supernet),
     }
 
 
