@@ -21,6 +21,9 @@ def extend_cfg_common(cfg):
     cfg.DATASET.FOLDER = ""  # the custom folder dataset: a folder of <class>/<image> files
     cfg.MODEL.BACKBONE.PATH = ""  # CLIP weights file; "" = look in the CLIP cache dir
     cfg.MODEL.BACKBONE.PRETRAINED = ""  # open_clip backbones: a tag of the model, a weights file, or "random"
+    # text passes run up to the batch's last end-of-text token (exact under the causal mask); True: CLIP's whole
+    # context, as the official code (the same maths, only the order of float sums differs)
+    cfg.MODEL.FULL_TEXT_CONTEXT = False
     cfg.TRAINER.LAYOUT = ""  # prompt layout: JSON path, uniform:K[:DEPTH], random:SEED or zero
     from dpl.repo_packages import import_repo_package  # here: the trainers import the engine, which must load first
 

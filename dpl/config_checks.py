@@ -47,6 +47,7 @@ RULES = {
     "TRAIN.CHECKPOINT_KEEP": _at_least(0),
     "TEST.FINAL_MODEL": _one_of("last_step", "best_val"),
     "TEST.SPLIT": _one_of("test", "val"),
+    "MODEL.FULL_TEXT_CONTEXT": _one_of(False, True),
 }
 # Keys of any trainer node (TRAINER.<NODE>.<KEY>), by their last name.
 TRAINER_RULES = {

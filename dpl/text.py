@@ -79,7 +79,8 @@ def mean_text_features(clip_model, classnames, templates, batch_size=256):
     from dpl.prompting import PromptedCLIP
 
     if clip_model.dtype != torch.float32:
-        clip_model = PromptedCLIP(copy.deepcopy(clip_model.model).float(), tokenizer=clip_model.tokenizer)
+        clip_model = PromptedCLIP(copy.deepcopy(clip_model.model).float(), tokenizer=clip_model.tokenizer,
+                                  full_text_context=clip_model.full_text_context)
     total = sum(_class_features(clip_model, classnames, t, batch_size) for t in templates)
     return F.normalize(total / len(templates), dim=-1)
 

@@ -106,7 +106,7 @@ class PromptTrainer(TrainerX):
         model, tokenizer = load_backbone(backbone.NAME, path=backbone.PATH, pretrained=backbone.PRETRAINED,
                                          device=self.device, dtype=dtype)
         model.requires_grad_(False)
-        clip_model = PromptedCLIP(model, tokenizer)
+        clip_model = PromptedCLIP(model, tokenizer, full_text_context=cfg.MODEL.FULL_TEXT_CONTEXT)
         resolution = clip_model.input_resolution
         if tuple(cfg.INPUT.SIZE) != (resolution, resolution):
             raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone.NAME} takes "

@@ -2,7 +2,11 @@
 layer over the stock submodules, with an optional prompt entry per layer (``None`` | ``KVPrompt`` |
 ``ReplacePrompt`` | ``KVMixture``). With no prompts the outputs are the stock ``encode_image`` / ``encode_text``
 ones (layers without a KV entry run the stock block itself). What differs between the two implementations is in
-``families.py``."""
+``families.py``.
+
+The text tower runs only positions up to the batch's last end-of-text token (after prompt insertion): under CLIP's
+causal mask no position attends to a later one, so the rest is never read and only the order of float sums can
+change. ``full_text_context=True`` (``MODEL.FULL_TEXT_CONTEXT``) runs the whole context as the stock model does."""
 import torch
 import torch.nn as nn
 
@@ -36,6 +40,21 @@ def _seq_first(tokens, batch, dtype):
     return tokens.transpose(0, 1)
 
 
+def _last_position(eot):
+    """``int(eot.max())``, remembered on the tensor until it changes in place (its version): the EOT positions of
+    a class list are a buffer read every step, and on a GPU each read would be a host-device sync."""
+    try:
+        key = (eot._version, eot.data_ptr(), eot.device)
+    except RuntimeError:  # inference tensors keep no version counter
+        return int(eot.max())
+    cached = getattr(eot, "_dpl_last_position", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    value = int(eot.max())
+    eot._dpl_last_position = (key, value)
+    return value
+
+
 def _run_block(family, block, x, entry, mask):
     """One stock residual block on seq-first ``x``; a KV entry changes only its attention's keys and values."""
     if entry is None or isinstance(entry, ReplacePrompt) or (isinstance(entry, KVPrompt) and len(entry) == 0):
@@ -51,11 +70,12 @@ class PromptedCLIP(nn.Module):
     """Wraps a stock ViT CLIP (kept as the submodule ``model``, weights shared, not copied). ``tokenizer``:
     ``f(texts, context_length) -> (N, context_length) tokens`` of that backbone (default: its family's)."""
 
-    def __init__(self, clip_model, tokenizer=None):
+    def __init__(self, clip_model, tokenizer=None, full_text_context=False):
         super().__init__()
         self.family = family_of(clip_model)
         self.model = clip_model
         self.tokenizer = tokenizer or self.family.default_tokenizer()
+        self.full_text_context = bool(full_text_context)  # False: text positions up to the last EOT only
 
     # ---- what the stock model says about itself -------------------------------------------------------
     @property
@@ -147,19 +167,18 @@ class PromptedCLIP(nn.Module):
         return x @ v.proj if v.proj is not None else x
 
     # ---- text tower -------------------------------------------------------------------------------------
-    def _replace_text(self, x, eot, block_size, tokens, layer):
-        """Seq-first ``x``: the block after the start token becomes ``tokens``; cut back to the context length."""
+    def _replace_text(self, x, block_size, tokens, layer, last):
+        """Seq-first ``x``: the block after the start token becomes ``tokens``, which moves every EOT (and ``last``,
+        the largest EOT position) by the change in block size; cut back to the context length."""
         new = _seq_first(tokens, x.shape[1], x.dtype)
         x = torch.cat([x[:1], new, x[1 + block_size:]], dim=0)
-        eot = eot + (new.shape[0] - block_size)
+        shift = new.shape[0] - block_size
         limit = self.context_length
-        if x.shape[0] > limit:
-            if int(eot.max()) >= limit:
-                raise LayoutError(f"text layer {layer}: a prompt block of {new.shape[0]} tokens moves the end-of-text "
-                                  f"token to position {int(eot.max())}, past the context length {limit}; use fewer "
-                                  "prompt tokens or shorter class prompts")
-            x = x[:limit]
-        return x, eot, new.shape[0]
+        if last + shift >= limit:
+            raise LayoutError(f"text layer {layer}: a prompt block of {new.shape[0]} tokens moves the end-of-text "
+                              f"token to position {last + shift}, past the context length {limit}; use fewer "
+                              "prompt tokens or shorter class prompts")
+        return x[:limit], new.shape[0], shift
 
     def encode_text(self, embeddings, eot_index, prompts=None, n_input_prompts=0):
         m = self.model
@@ -167,13 +186,18 @@ class PromptedCLIP(nn.Module):
         dtype = self.dtype
         x = embeddings.type(dtype).permute(1, 0, 2)  # (L, C, W)
         eot = eot_index.to(x.device).long()
+        last, shift = _last_position(eot_index), 0  # ``shift``: how far prompts have moved every EOT
         block_size = int(n_input_prompts)
         if isinstance(entries[0], ReplacePrompt):
-            x, eot, block_size = self._replace_text(x, eot, block_size, entries[0].tokens, 0)
+            x, block_size, moved = self._replace_text(x, block_size, entries[0].tokens, 0, last + shift)
+            shift += moved
+        if not self.full_text_context:  # causal mask: positions after the last EOT are never read
+            x = x[:last + shift + 1]
         x = x + m.positional_embedding[:x.shape[0]].type(dtype).unsqueeze(1)
         for layer, (block, entry) in enumerate(zip(m.transformer.resblocks, entries)):
             if layer > 0 and isinstance(entry, ReplacePrompt):
-                x, eot, block_size = self._replace_text(x, eot, block_size, entry.tokens, layer)
+                x, block_size, moved = self._replace_text(x, block_size, entry.tokens, layer, last + shift)
+                shift += moved
             x = _run_block(self.family, block, x, entry, self.family.text_mask(m, block))
         x = m.ln_final(x.permute(1, 0, 2)).type(dtype)
-        return project_text(m.text_projection, x[torch.arange(x.shape[0], device=x.device), eot])
+        return project_text(m.text_projection, x[torch.arange(x.shape[0], device=x.device), eot + shift])

@@ -1,9 +1,11 @@
 """PREC fp16 logits of CoOp, CoCoOp, IVLP, PromptSRC and MaPLe equal the official recipe's (tests/baselines/
-official_recipe.py) bit for bit for the same learned values, on the CPU (fp16 runs there too)."""
+official_recipe.py) bit for bit for the same learned values, on the CPU (fp16 runs there too). Bit for bit means the
+official sequence length: these run with the whole 77-token context (``MODEL.FULL_TEXT_CONTEXT True``); the
+default short context equals it up to the order of float sums (tests/speed)."""
 import pytest
 import torch
 from official_recipe import class_prompt_pieces, image_features, logits, text_features
-from trainer_harness import build
+from trainer_harness import build as build_trainer
 
 
 @pytest.fixture(scope="module")
@@ -14,6 +16,10 @@ def data_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def images():
     return torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(4))
+
+
+def build(trainer, data_root, output_dir, precision, opts=()):
+    return build_trainer(trainer, data_root, output_dir, precision, [*opts, "MODEL.FULL_TEXT_CONTEXT", True])
 
 
 def ours(trainer, images):

@@ -39,6 +39,7 @@ def test_project_keys_and_trainer_nodes(stub_trainers):
     cfg = setup_cfg(args())
     assert cfg.DATASET.SUBSAMPLE_CLASSES == "all" and cfg.MODEL.BACKBONE.PATH == "" and cfg.TRAINER.LAYOUT == ""
     assert cfg.TRAINER.TOY.N_CTX == 4
+    assert cfg.MODEL.FULL_TEXT_CONTEXT is False  # text passes stop at the last end-of-text token
     assert cfg.is_frozen()
 
 

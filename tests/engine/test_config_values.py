@@ -27,7 +27,7 @@ def test_a_value_no_run_can_use_is_refused_naming_the_key(stub_trainers, key, va
 
 @pytest.mark.parametrize("key, value", [
     ("DATASET.NUM_SHOTS", -1), ("DATASET.NUM_SHOTS", 0), ("OPTIM.WARMUP_EPOCH", -1), ("OPTIM.MAX_EPOCH", 1),
-    ("TRAIN.CHECKPOINT_KEEP", 0), ("TRAINER.TOY.N_CTX", 0),
+    ("TRAIN.CHECKPOINT_KEEP", 0), ("TRAINER.TOY.N_CTX", 0), ("MODEL.FULL_TEXT_CONTEXT", True),
 ])
 def test_the_edge_values_that_mean_something_are_accepted(stub_trainers, key, value):
     cfg_with(stub_trainers, key, value)
