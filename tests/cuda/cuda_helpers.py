@@ -1,7 +1,7 @@
 """Device settings of the CUDA tests; trainers are built by tests/trainer_harness.py.
 
-``DEVICE`` is CUDA when present. Without a GPU the tests are skipped, unless ``DPL_CUDA_TESTS_ON_CPU=1`` runs
-them on the CPU to check the tests themselves (amp is then bf16 autocast without a grad scaler).
+``DEVICE`` is CUDA when present, else the CPU (the suite runs these tests everywhere; amp on the CPU is bf16
+autocast without a grad scaler).
 """
 import torch
 from trainer_harness import REPO, TRAINERS, build, learned_state  # noqa: F401  (re-exported for the tests)
