@@ -1,28 +1,10 @@
 """A hand-edited or damaged checkpoint pickle gets one error naming the file and what is wrong (issue 17, item 9),
 not advice to trust it (it holds no foreign code, it is broken) nor a traceback from inside torch."""
-import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CALTECH = ["--dataset-config-file", str(REPO / "configs/datasets/caltech101.yaml"),
-           "--config-file", str(REPO / "configs/trainers/CoOp/vit_b16_ep50.yaml")]
-
-
-def train_cli(argv):
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from train import cli
-
-    return cli(argv)
-
-
-def coop_args(root, out, *extra):
-    return ["--root", str(root), "--output-dir", str(out), "--seed", "1", "--trainer", "CoOp",
-            "--backbone", "tiny-random", *CALTECH, *extra, "DATASET.NUM_SHOTS", "1", "OPTIM.MAX_EPOCH", "1",
-            "DATALOADER.NUM_WORKERS", "0", "USE_CUDA", "False"]
+from trust_helpers import coop_args, train_cli
 
 
 @pytest.fixture(scope="module")

@@ -1,28 +1,10 @@
 """A run whose weights are NaN is a failure, not a result (issue 17, item 7): train.py exits 2 with a message naming
 the model and the tensor, and writes no results.json."""
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-CALTECH = ["--dataset-config-file", str(REPO / "configs/datasets/caltech101.yaml"),
-           "--config-file", str(REPO / "configs/trainers/CoOp/vit_b16_ep50.yaml")]
-
-
-def train_cli(argv):
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from train import cli
-
-    return cli(argv)
-
-
-def coop_args(root, out, *extra):
-    return ["--root", str(root), "--output-dir", str(out), "--seed", "1", "--trainer", "CoOp",
-            "--backbone", "tiny-random", *CALTECH, *extra, "DATASET.NUM_SHOTS", "1", "OPTIM.MAX_EPOCH", "1",
-            "DATALOADER.NUM_WORKERS", "0", "USE_CUDA", "False"]
+from trust_helpers import coop_args, train_cli
 
 
 def test_eval_of_a_nan_checkpoint_fails_and_writes_no_results(tmp_path, capsys):
