@@ -2,6 +2,8 @@
 import os
 import re
 
+from dpl.errors import did_you_mean
+
 from .settings import REPO, ProtocolError
 
 TRAINERS = ("ZeroshotCLIP", "CoOp", "CoCoOp", "IVLP", "VPT", "MaPLe", "PromptSRC", "DPL")
@@ -37,20 +39,25 @@ def find_config(rel, settings):
     return None
 
 
-def available_configs(rel, settings):
+def config_names(rel, settings):
     names = set()
     for root in (settings.config_root, "configs"):
         folder = os.path.join(REPO, root, rel)
         if os.path.isdir(folder):
             names.update(n[:-5] for n in os.listdir(folder) if n.endswith(".yaml"))
-    return " ".join(sorted(names))
+    return sorted(names)
+
+
+def available_configs(rel, settings):
+    return " ".join(config_names(rel, settings))
 
 
 def dataset_config(dataset, settings):
     f = find_config(f"datasets/{dataset}.yaml", settings)
     if f is None:
         raise ProtocolError(f"no dataset config '{settings.config_root}/datasets/{dataset}.yaml' for DATASET "
-                            f"'{dataset}' (available: {available_configs('datasets', settings)})")
+                            f"'{dataset}'.{did_you_mean(dataset, config_names('datasets', settings))} "
+                            f"(available: {available_configs('datasets', settings)})")
     return f
 
 

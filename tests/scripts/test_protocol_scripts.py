@@ -148,6 +148,8 @@ def test_bad_settings_fail_before_any_run(env, extra, message):
 def test_unknown_dataset_names_the_config(env):
     proc = run("main.sh", "nosuch", 4, env=env, check=False)
     assert proc.returncode == 2 and "datasets/nosuch.yaml" in proc.stderr and "demo" in proc.stderr
+    typo = run("main.sh", "dem0", 4, env=env, check=False)
+    assert typo.returncode == 2 and "Did you mean 'demo'?" in typo.stderr
 
 
 def test_base2new_train_then_test(env):
