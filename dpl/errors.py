@@ -33,6 +33,10 @@ class CheckpointError(DPLError):
     pass
 
 
+class DivergedError(DPLError, FloatingPointError):
+    """The training loss became NaN or inf (Dassl raises a bare FloatingPointError; catching that still works)."""
+
+
 class DiskFullError(DPLError, OSError):
     """A write failed for lack of space (an OSError with ENOSPC / EDQUOT, so callers catching OSError still do)."""
 

@@ -20,7 +20,7 @@ from dpl.engine.utils.meters import AverageMeter, MetricMeter
 from dpl.engine.utils import epoch_checkpoints
 from dpl.engine.utils.torchtools import (BEST_NAME, POINTER_NAME, get_rng_state, load_checkpoint,
                                          restore_checkpoint, save_checkpoint)
-from dpl.errors import CheckpointError
+from dpl.errors import CheckpointError, DivergedError
 
 TRAINER_REGISTRY = Registry("TRAINER")
 
@@ -86,7 +86,18 @@ class TrainerBase:
 
     def detect_anomaly(self, loss):
         if not torch.isfinite(loss).all():
-            raise FloatingPointError("Loss is infinite or NaN!")
+            raise DivergedError(self._divergence_message())
+
+    def _divergence_message(self):
+        where = ""
+        if getattr(self, "num_batches", None) and getattr(self, "batch_idx", None) is not None:
+            where = f" at epoch {self.epoch + 1}, batch {self.batch_idx + 1}/{self.num_batches}"
+        try:
+            lr = f" (learning rate {self.get_current_lr():.4g})"
+        except (KeyError, IndexError, StopIteration):  # no optimizer registered yet
+            lr = ""
+        return (f"Loss is infinite or NaN!{where}{lr}: the training diverged, so no result is written. Lower OPTIM.LR, "
+                "or try PREC fp32 / amp if the run is fp16; checkpoints of earlier epochs are kept.")
 
     def model_backward(self, loss):
         self.detect_anomaly(loss)

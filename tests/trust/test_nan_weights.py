@@ -30,3 +30,23 @@ def test_eval_of_a_nan_checkpoint_fails_and_writes_no_results(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "NaN" in err and "prompt_learner" in err and "results.json" in err
     assert not (evaluated / "results.json").exists()
+
+
+def test_a_diverging_training_run_fails_with_a_message_naming_the_step_and_writes_no_results(tmp_path, capsys):
+    """An absurd learning rate makes the loss NaN/inf after the first step: the user gets one 'Error:' paragraph
+    (epoch, iteration, learning rate, what to do) and exit code 2, not a FloatingPointError traceback."""
+    from dpl.testing.fake_datasets import make_fake_dataset
+
+    root = tmp_path / "data"
+    make_fake_dataset("Caltech101", root)
+    out = tmp_path / "diverged"
+    argv = coop_args(root, out)
+    argv[argv.index("OPTIM.MAX_EPOCH") + 1] = "3"
+    argv += ["OPTIM.LR", "1e30", "TRAINER.COOP.PREC", "fp32", "DATALOADER.TRAIN_X.BATCH_SIZE", "2"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Error:" in err and "NaN" in err and "epoch" in err and "OPTIM.LR" in err
+    assert not (out / "results.json").exists()
