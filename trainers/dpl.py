@@ -107,6 +107,21 @@ class ZeroShotTeacher(torch.nn.Module):
         return clip_model.logit_scale.exp().float() * image @ self.text_features.float().t()
 
 
+def advance_rng_as_teacher_load(clip_model):
+    """The official train stage loads a second CLIP, its zero-shot teacher, right after the prompt init and at any
+    KD weight; building a CLIP draws its random initialisation from the global RNG before the weights are loaded.
+    Our teacher shares the frozen CLIP, so build the same architecture once and drop it: the global RNG then stands
+    where the official run's does (the training shuffle and augmentations that follow draw the same numbers).
+    OpenAI CLIP only (the official code loads no other family)."""
+    from clip.model import CLIP, build_model
+
+    model = getattr(clip_model, "model", clip_model)
+    if not isinstance(model, CLIP):
+        return
+    with torch.no_grad():
+        build_model(dict(model.state_dict()))  # every draw of the CLIP constructor, as the teacher load makes them
+
+
 def kd_loss(student_logits, teacher_logits, temperature, reduction="numel"):
     """KL(teacher || student) of the class distributions at ``temperature``, scaled by T^2 (so its gradient size does
     not depend on T). ``reduction``: "numel" divides the summed KL by the number of logits (the official code),
@@ -140,6 +155,7 @@ class DPL(PromptTrainer):
             raise ConfigError(f"TRAINER.LAYOUT is not set; {SEARCH_HINT}")
         print(f"DPL layout: {layout.summary()}")
         learner = DPLLearner(clip_model, classnames, layout, c.CTX_INIT, c.PROMPT_STD)
+        advance_rng_as_teacher_load(clip_model)
         # Built only when used: with weight 0 the teacher would cost a forward pass per step for nothing.
         self.teacher = ZeroShotTeacher(clip_model, classnames) if c.KD_WEIGHT > 0 else None
         return learner

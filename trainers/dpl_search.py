@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from dpl.engine import TRAINER_REGISTRY, distributed
 from dpl.errors import ConfigError
 from dpl.prompting import Architecture, SearchSpace, supernet_prompts
+from dpl.prompting.supernet import draw_search_init
 from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
 from dpl.trainer_base import PromptTrainer
 
@@ -30,8 +31,9 @@ class SearchLearner(FixedTextLearner):
                  recompute=False, init="official"):
         super().__init__(clip_model, classnames, ctx_init, "TRAINER.DPL.SEARCH_CTX_INIT")
         self.prompt_learner = SearchSpace(clip_model.vision_layers, clip_model.text_layers, clip_model.vision_width,
-                                          clip_model.text_width, max_length, std=std, init=init)
-        self.architecture = Architecture(clip_model.vision_layers, clip_model.text_layers, max_length)
+                                          clip_model.text_width, max_length, std=std, init=init, draw=False)
+        self.architecture = Architecture(clip_model.vision_layers, clip_model.text_layers, max_length, draw=False)
+        draw_search_init(self.prompt_learner, self.architecture)  # the official draw order: same values per seed
         self.naive, self.recompute = naive, recompute
 
     def _prompts(self, branch):
@@ -148,7 +150,8 @@ class DPLSearch(PromptTrainer):
             save_alpha_probabilities(self.output_dir, self.epoch + 1, probs)
         super().after_epoch()
         for branch, p in probs.items():
-            conf, length = p.max(dim=-1)
+            length = p.argmax(dim=-1)  # ties to the shortest length, as the layout (derive_layout) takes them
+            conf = p.gather(-1, length[:, None])[:, 0]
             cells = " ".join(f"{k}({c:.2f})" for k, c in zip(length.tolist(), conf.tolist()))
             print(f"epoch {self.epoch + 1} {branch} layout (p): {cells}")
 
