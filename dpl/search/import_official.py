@@ -3,11 +3,22 @@
     python -m dpl.search.import_official OUTPUT_DIR                  # the last epoch's pair in that folder
     python -m dpl.search.import_official OUTPUT_DIR --epoch 40
     python -m dpl.search.import_official alpha_e80_img.npy alpha_e80_txt.npy -o layout.json
+    python -m dpl.search.import_official OUTPUT_DIR --read launch-train
 
 The official search saves ``alpha_e{E}_img.npy`` and ``alpha_e{E}_txt.npy`` each epoch, **with the branch names
-swapped**: the ``_img`` file holds the text tower's alphas and the ``_txt`` file the image tower's. This tool reads
-them that way (and says so); ``--no-swap`` reads the names as written, for files from a corrected version. The
-layout is the argmax of softmax(alpha) per layer, with its confidence and margin, as our own search writes it.
+swapped**: the ``_img`` file holds the text tower's alphas and the ``_txt`` file the image tower's. Its train script
+(``launch_train.sh DATASET DIR IMG_ALPHA_PATH TXT_ALPHA_PATH ...``) reads the two files it is given as named, so
+passing them by their names gives the image tower the text search's lengths and the reverse. Two readings, chosen by
+``--read``:
+
+  search        (default) the search's own result: the _txt file's alphas for the image tower, the _img file's for
+                the text tower (the save's swap undone)
+  launch-train  exactly what launch_train.sh builds from alpha_e{E}_img.npy as IMG_ALPHA_PATH and alpha_e{E}_txt.npy
+                as TXT_ALPHA_PATH: the _img file for the image tower (also right for files whose names were fixed)
+
+The two differ whenever the towers' searched lengths differ. The layout is the argmax of softmax(alpha) per layer
+(a tie goes to the shortest length, as the official torch.argmax), with its confidence and margin, as our own search
+writes it.
 """
 import argparse
 import os
@@ -22,6 +33,8 @@ from dpl.prompting import Architecture
 
 _NAME = re.compile(r"^alpha_e(\d+)_(img|txt)\.npy$")
 LAYOUT_FILE = "layout.json"
+# --read: which file gives the image tower's alphas
+READINGS = {"search": "txt", "launch-train": "img"}
 
 
 def find_pair(folder, epoch=None):
@@ -114,8 +127,11 @@ def _layers_of_weights_file(backbone):
     return {tower: len(found) for tower, found in blocks.items()}
 
 
-def layout_from_pair(pair, swap=True, backbone="ViT-B/16", source=""):
-    """The PromptLayout of an official ``{"img": path, "txt": path}`` pair (``swap``: the official names)."""
+def layout_from_pair(pair, read="search", backbone="ViT-B/16", source=""):
+    """The PromptLayout of an official ``{"img": path, "txt": path}`` pair, read as ``read`` says (``READINGS``)."""
+    if read not in READINGS:
+        raise LayoutError(f"reading {read!r} of the official alpha files; expected one of {', '.join(READINGS)}")
+    swap = READINGS[read] == "txt"
     vision_file, text_file = (pair["txt"], pair["img"]) if swap else (pair["img"], pair["txt"])
     vision, text = _load_alphas(vision_file), _load_alphas(text_file)
     depths = tower_layers(backbone)
@@ -135,7 +151,8 @@ def layout_from_pair(pair, swap=True, backbone="ViT-B/16", source=""):
         arch.vision.copy_(vision)
         arch.text.copy_(text)
     layout = arch.derive_layout(backbone=backbone, source=source)
-    layout.extra["imported_from"] = {"vision": vision_file, "text": text_file, "branch_names_swapped": bool(swap)}
+    layout.extra["imported_from"] = {"vision": vision_file, "text": text_file, "read_as": read,
+                                     "branch_names_swapped": bool(swap)}
     return layout
 
 
@@ -145,7 +162,11 @@ def main(argv=None):
                                 epilog=details)
     p.add_argument("paths", nargs="+", help="the official search's output folder, or its _img and _txt files")
     p.add_argument("--epoch", type=int, help="epoch of the pair to import from a folder (default: the last)")
-    p.add_argument("--no-swap", action="store_true", help="read _img as the image alphas (files from a fixed version)")
+    p.add_argument("--read", choices=tuple(READINGS), default="search",
+                   help="search (default: search): the search's own result, the _txt file for the image tower; "
+                        "launch-train: what the official launch_train.sh builds from the files passed by name, "
+                        "the _img file for the image tower")
+    p.add_argument("--no-swap", action="store_true", help="the same as --read launch-train")
     p.add_argument("--backbone", default="ViT-B/16", help="the backbone the search ran on (the official code: ViT-B/16)")
     p.add_argument("-o", "--output", help=f"layout file to write (default: {LAYOUT_FILE} beside the alpha files)")
     p.add_argument("--force", action="store_true", help="replace an existing layout file")
@@ -159,16 +180,21 @@ def main(argv=None):
             pair, epoch = find_pair(args.paths[0], args.epoch)
         else:
             pair, epoch = pair_from_files(args.paths), None
-        swap = not args.no_swap
+        read = "launch-train" if args.no_swap else args.read
         source = os.path.dirname(os.path.abspath(pair["img"]))
-        layout = layout_from_pair(pair, swap=swap, backbone=args.backbone, source=source)
+        layout = layout_from_pair(pair, read=read, backbone=args.backbone, source=source)
         output = args.output or os.path.join(source, LAYOUT_FILE)
         if os.path.exists(output) and not args.force:
             raise LayoutError(f"{output} exists; pass --force to replace it or -o to write elsewhere")
-        if swap:
-            print(f"Reading {os.path.basename(pair['txt'])} as the image (vision) alphas and "
-                  f"{os.path.basename(pair['img'])} as the text alphas: the official search saves them under "
-                  "each other's names (--no-swap reads the names as written)")
+        img, txt = os.path.basename(pair["img"]), os.path.basename(pair["txt"])
+        if read == "search":
+            print(f"Reading {txt} as the image (vision) alphas and {img} as the text alphas: the official search "
+                  "saves them under each other's names, so this is the search's own result. The official "
+                  "launch_train.sh given the files by name builds the other way round (--read launch-train)")
+        else:
+            print(f"Reading {img} as the image (vision) alphas and {txt} as the text alphas, as the official "
+                  "launch_train.sh does with the files passed by name; for an official search's files this gives "
+                  "the image tower the text search's lengths (--read search gives the search's own result)")
         if epoch is not None:
             print(f"Epoch {epoch}")
         print(f"Layout: {layout.summary()}")
