@@ -104,8 +104,17 @@ def merge_from_list(cfg, opts, where="command line"):
         raise ConfigError(f"Bad value on the {where}: {e}") from e
 
 
+# The official train.py (CoOp's) reads ``if args.seed:``, so its --seed 0 sets nothing and the run takes the config's
+# SEED (unseeded by default): refused, so that one command never means two things.
+SEED_ZERO = ("--seed 0: the official train.py ignores a seed of 0 (`if args.seed:`) and runs with the config's SEED, "
+             "unseeded by default, so --seed 0 would mean something else here than there. Pass a seed >= 1 (the "
+             "protocols use 1, 2, 3), leave --seed out for an unseeded run, or put SEED 0 among the config options "
+             "to seed with 0 (the official code seeds that one too).")
+
+
 def reset_cfg(cfg, args):
-    """Values given as train.py arguments (CoOp's reset_cfg; a seed >= 0 counts, 0 included)."""
+    """Values given as train.py arguments (CoOp's reset_cfg; a seed >= 1 counts, -1 leaves the config's SEED,
+    0 is refused: ``SEED_ZERO``)."""
     def arg(name):
         return getattr(args, name, None)
 
@@ -115,6 +124,8 @@ def reset_cfg(cfg, args):
         cfg.OUTPUT_DIR = str(arg("output_dir"))
     if arg("resume"):
         cfg.RESUME = str(arg("resume"))
+    if arg("seed") == 0:
+        raise ConfigError(SEED_ZERO)
     if arg("seed") is not None and arg("seed") >= 0:
         cfg.SEED = int(arg("seed"))
     if arg("source_domains"):

@@ -11,7 +11,9 @@ def build_parser():
     p.add_argument("--root", type=str, default="", help="path to the dataset root")
     p.add_argument("--output-dir", type=str, default="", help="output directory")
     p.add_argument("--resume", type=str, default="", help="checkpoint directory to resume from")
-    p.add_argument("--seed", type=int, default=-1, help="only a seed >= 0 (0 included) fixes the randomness")
+    p.add_argument("--seed", type=int, default=-1,
+                   help="a seed >= 1 fixes the randomness (0 is refused: the official train.py ignores it; "
+                        "SEED 0 among the config options seeds with 0)")
     p.add_argument("--source-domains", type=str, nargs="+", help="source domains for DA/DG")
     p.add_argument("--target-domains", type=str, nargs="+", help="target domains for DA/DG")
     p.add_argument("--transforms", type=str, nargs="+", help="data augmentation methods")

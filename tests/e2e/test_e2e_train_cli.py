@@ -83,15 +83,15 @@ def test_zeroshot_clip_eval_only(data_root, tmp_path):
     assert not (out / "prompt_learner").exists()
 
 
-def test_seed_zero_seeds(data_root, tmp_path):
-    """CoOp ignores --seed 0; here two runs with seed 0 must agree."""
-    accs = []
-    for name in ("a", "b"):
-        out = tmp_path / name
-        run_train(*demo_args(data_root, out, seed=0), *FAST_OPTS, "OPTIM.MAX_EPOCH", "1")
-        accs.append(json.loads((out / "results.json").read_text())["accuracy"])
-    assert accs[0] == accs[1]
-    assert "Setting fixed seed: 0" in (tmp_path / "a" / "log.txt").read_text()
+def test_seed_zero_is_refused_with_the_official_meaning(data_root, tmp_path):
+    """The official train.py ignores --seed 0 (`if args.seed:`); here it is refused, and SEED 0 in the options seeds."""
+    proc = run_train(*demo_args(data_root, tmp_path / "z", seed=0), *FAST_OPTS, check=False)
+    assert proc.returncode == 2
+    assert "--seed 0" in proc.stderr and "if args.seed:" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "z" / "results.json").exists()
+    out = tmp_path / "s0"
+    run_train(*demo_args(data_root, out, seed=-1), *FAST_OPTS, "OPTIM.MAX_EPOCH", "1", "SEED", "0")
+    assert "Setting fixed seed: 0" in (out / "log.txt").read_text()
 
 
 def test_killed_run_resumes_to_the_same_result(data_root, tmp_path):

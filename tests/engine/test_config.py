@@ -54,7 +54,9 @@ def test_merge_order(stub_trainers, tmp_path):
     assert cfg.DATASET.ROOT == "/from/args" and cfg.TRAINER.NAME == "Toy"  # args after both yamls
     assert cfg.TRAINER.TOY.N_CTX == 16 and cfg.DATASET.NAME == "B"  # opts last
     assert cfg.SEED == 7  # --seed -1 does not override
-    assert setup_cfg(args(dataset_config_file=dataset_yaml, seed=0)).SEED == 0  # 0 is a seed
+    with pytest.raises(ConfigError, match="if args.seed:"):  # the official train.py ignores --seed 0: refused
+        setup_cfg(args(dataset_config_file=dataset_yaml, seed=0))
+    assert setup_cfg(args(dataset_config_file=dataset_yaml, seed=1, opts=["SEED", "0"])).SEED == 0  # SEED 0 seeds
 
 
 def test_unknown_key_in_yaml_names_file_key_and_suggestion(stub_trainers, tmp_path):

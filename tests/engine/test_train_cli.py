@@ -17,11 +17,11 @@ TOY_OPTS = ["DATASET.NAME", "ToyEngineTrainerData", "INPUT.SIZE", "(8, 8)", "INP
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
-    """One subprocess run of train.py (through toy_train_main.py) with seed 0."""
+    """One subprocess run of train.py (through toy_train_main.py) with seed 1."""
     tmp = tmp_path_factory.mktemp("cli")
     out = tmp / "out"
     proc = subprocess.run([sys.executable, str(HERE / "toy_train_main.py"), "--root", str(tmp / "data"),
-                           "--output-dir", str(out), "--seed", "0", "--trainer", "ToyLinearTrainer", *TOY_OPTS],
+                           "--output-dir", str(out), "--seed", "1", "--trainer", "ToyLinearTrainer", *TOY_OPTS],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp, out
@@ -41,10 +41,10 @@ def test_subprocess_run_writes_log_and_results(cli_run):
     log = (out / "log.txt").read_text()
     head = log[:5000]
     assert "train.py" in head and "** Config **" in head and "OPTIM:" in head and "PyTorch" in head
-    assert "Project git commit:" in log and "Setting fixed seed: 0" in log
+    assert "Project git commit:" in log and "Setting fixed seed: 1" in log
     assert "Finish training" in log.splitlines()
     results = json.loads((out / "results.json").read_text())
-    assert results["seed"] == 0 and results["trainer"] == "ToyLinearTrainer" and results["eval_only"] is False
+    assert results["seed"] == 1 and results["trainer"] == "ToyLinearTrainer" and results["eval_only"] is False
     assert results["dataset"] == "ToyEngineTrainerData" and results["shots"] == -1
     assert {"accuracy", "error_rate", "macro_f1", "backbone", "subsample_classes", "layout", "elapsed"} <= set(results)
     assert f"* accuracy: {results['accuracy']:.1f}%" in log
