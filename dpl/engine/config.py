@@ -48,6 +48,11 @@ def _dataloader(cfg):
     cfg.DATALOADER.NUM_WORKERS = 4
     cfg.DATALOADER.K_TRANSFORMS = 1  # augmented views per image
     cfg.DATALOADER.RETURN_IMG0 = False  # also return the un-augmented image
+    # Training augmentations: False = Dassl's stream (each sample draws from the global RNG of the process that loads
+    # it: the main process with NUM_WORKERS 0, else the worker, seeded by torch from one draw per epoch), so a seed
+    # gives the official run's images; True = every sample's own seed, drawn per epoch, the same images with any
+    # NUM_WORKERS and any number of processes. Data-parallel runs always use per-sample seeds.
+    cfg.DATALOADER.PER_SAMPLE_SEEDS = False
     cfg.DATALOADER.TRAIN_X = CN()
     cfg.DATALOADER.TRAIN_X.SAMPLER = "RandomSampler"
     cfg.DATALOADER.TRAIN_X.BATCH_SIZE = 32

@@ -21,6 +21,8 @@ COMMON = ["--seed", "1", "--backbone", "tiny-random", "--dataset-config-file", "
 def train(out, processes, *args, data):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] \
         if processes > 1 else [sys.executable]
+    if processes == 1:  # the reference: one process with the per-sample seeds a data-parallel run always uses
+        args = (*args, "DATALOADER.PER_SAMPLE_SEEDS", "True")
     proc = subprocess.run([*launcher, "train.py", "--root", str(data), "--output-dir", str(out), *COMMON, *args],
                           cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": REPO})

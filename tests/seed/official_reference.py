@@ -51,3 +51,33 @@ def train_initial_values(state_dict, seed, vision_lengths, text_lengths):
         torch.nn.init.normal_(param, std=0.02)
     load_clip_to_cpu(state_dict).float()  # clip_zs, the teacher (any KD weight)
     return {"ctx_img_lst": [p.detach() for p in ctx_img_lst], "ctx_txt_lst": [p.detach() for p in ctx_txt_lst]}
+
+
+class DasslDatasetWrapper(torch.utils.data.Dataset):
+    """Dassl's DatasetWrapper.__getitem__ for one train transform and K_TRANSFORMS 1: read the image, apply the
+    transform (its random draws come from the global RNG of whichever process calls it)."""
+
+    def __init__(self, data_source, transform, read_image):
+        self.data_source, self.transform, self.read_image = data_source, transform, read_image
+
+    def __len__(self):
+        return len(self.data_source)
+
+    def __getitem__(self, idx):
+        item = self.data_source[idx]
+        img0 = self.read_image(item.impath)
+        return {"label": item.label, "domain": item.domain, "impath": item.impath, "index": idx,
+                "img": self.transform(img0)}
+
+
+def dassl_train_loader(data_source, transform, read_image, batch_size, num_workers):
+    """Dassl's build_data_loader for the train split: RandomSampler(data_source), torch's DataLoader with Dassl's
+    arguments (no worker_init_fn: each worker is seeded by torch from the iterator's base seed + its id)."""
+    return torch.utils.data.DataLoader(
+        DasslDatasetWrapper(data_source, transform, read_image),
+        batch_size=batch_size,
+        sampler=torch.utils.data.RandomSampler(data_source),
+        num_workers=num_workers,
+        drop_last=len(data_source) >= batch_size,
+        pin_memory=False,
+    )

@@ -33,6 +33,13 @@ def _cfg_get(node, key, default):
     return node[key] if key in node else default
 
 
+def per_sample_seeds(cfg):
+    """Whether training samples carry their own augmentation seeds: always in a data-parallel run (each process
+    loads a slice of every batch, so the global-RNG stream of one process cannot be reproduced), else as
+    DATALOADER.PER_SAMPLE_SEEDS says (default off: Dassl's stream, as the official code draws it)."""
+    return distributed.is_distributed() or bool(_cfg_get(cfg.DATALOADER, "PER_SAMPLE_SEEDS", False))
+
+
 def build_data_loader(cfg, sampler_type="SequentialSampler", data_source=None, batch_size=64, tfm=None,
                       is_train=True, dataset_wrapper=None, *, n_domain=0, n_ins=2):
     """A DataLoader over ``dataset_wrapper(cfg, data_source, transform=tfm, is_train=is_train)``.
@@ -44,7 +51,7 @@ def build_data_loader(cfg, sampler_type="SequentialSampler", data_source=None, b
     sampler = build_sampler(sampler_type, data_source=data_source, batch_size=batch_size, cfg=cfg,
                             n_domain=n_domain, n_ins=n_ins)
     batches = BatchSampler(sampler, batch_size, drop_last=is_train and len(data_source) >= batch_size)
-    if is_train:  # each sample's augmentation seeded by the sampler: the same wherever it is loaded
+    if is_train and per_sample_seeds(cfg):  # each sample's augmentation seeded: the same wherever it is loaded
         batches = distributed.SeededBatchSampler(batches)
     if distributed.is_distributed():  # this process's slice of every batch
         batches = distributed.ShardedBatchSampler(batches, batch_size, strict=is_train)
