@@ -21,7 +21,7 @@ def _build(trainer, config, data_root, tmp_path, weights_file, seed, opts=()):
 
 
 def _state_dict(weights_file):
-    return torch.load(weights_file, map_location="cpu")
+    return torch.load(weights_file, map_location="cpu", weights_only=True)
 
 
 def test_search_initial_values_and_rng_position_equal_the_official_calls(data_root, tmp_path, weights_file):
