@@ -163,9 +163,9 @@ def main(argv=None):
     p.add_argument("paths", nargs="+", help="the official search's output folder, or its _img and _txt files")
     p.add_argument("--epoch", type=int, help="epoch of the pair to import from a folder (default: the last)")
     p.add_argument("--read", choices=tuple(READINGS), default="search",
-                   help="search (default: search): the search's own result, the _txt file for the image tower; "
-                        "launch-train: what the official launch_train.sh builds from the files passed by name, "
-                        "the _img file for the image tower")
+                   help="how to read the pair (default: search). search: the search's own result, the _txt file "
+                        "for the image tower; launch-train: what the official launch_train.sh builds from the files "
+                        "passed by name, the _img file for the image tower")
     p.add_argument("--no-swap", action="store_true", help="the same as --read launch-train")
     p.add_argument("--backbone", default="ViT-B/16", help="the backbone the search ran on (the official code: ViT-B/16)")
     p.add_argument("-o", "--output", help=f"layout file to write (default: {LAYOUT_FILE} beside the alpha files)")
