@@ -171,9 +171,19 @@ class PromptTrainer(TrainerX):
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     # ---- training ----------------------------------------------------------------------------------
+    @property
+    def loss_fp32(self):
+        """``TRAINER.<NODE>.LOSS_FP32``: losses on float32 copies of fp16 values. The baselines default to False,
+        their official trainers' fp16 losses; a node without the key (DPL's) keeps float32."""
+        return bool(self.method_cfg.get("LOSS_FP32", True))
+
+    def loss_input(self, values):
+        """``values`` as the loss reads them: a float32 copy with ``LOSS_FP32``, else as computed."""
+        return values.float() if self.loss_fp32 else values
+
     def compute_loss(self, output, label, batch):
         """Loss of one training batch and extra values for the log line; override to add terms."""
-        return F.cross_entropy(output.float(), label), {}
+        return F.cross_entropy(self.loss_input(output), label), {}
 
     def backward_and_update(self, loss, names=None):
         if self.scaler is None:

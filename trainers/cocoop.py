@@ -19,6 +19,7 @@ def extend_cfg(cfg):
     cfg.TRAINER.COCOOP.N_CTX = 16
     cfg.TRAINER.COCOOP.CTX_INIT = ""  # e.g. "a photo of a" (its token count is then the context length)
     cfg.TRAINER.COCOOP.PREC = "fp16"
+    cfg.TRAINER.COCOOP.LOSS_FP32 = False  # True: losses on float32 copies of the fp16 logits (official: fp16)
 
 
 class ConditionalContext(nn.Module):

@@ -22,6 +22,7 @@ def extend_cfg(cfg):
     cfg.TRAINER.MAPLE.N_CTX = 2
     cfg.TRAINER.MAPLE.CTX_INIT = "a photo of a"
     cfg.TRAINER.MAPLE.PREC = "fp16"
+    cfg.TRAINER.MAPLE.LOSS_FP32 = False  # True: losses on float32 copies of the fp16 logits (official: fp16)
     cfg.TRAINER.MAPLE.PROMPT_DEPTH = 9  # layers 0..DEPTH-1 get prompts
 
 
