@@ -74,10 +74,14 @@ class DeepPrompts(nn.Module):
         super().__init__()
         self.layout = layout
         self.context = TextContext(clip_model, classnames, layout.text[0], ctx_init, node=node)
+        self.build_before_layers(clip_model, layout)
         deep = without(layout, vision=not prompt_vision, text_input=True)
         # fp32 whatever CLIP's precision, as the official code keeps them (fp16 storage would round most SGD
         # updates away); only the input context follows CLIP's dtype
         self.layers = LayerPrompts(deep, clip_model.vision_width, clip_model.text_width, kind="replace")
+
+    def build_before_layers(self, clip_model, layout):
+        """Parameters a method draws between the context and the deep prompts (its official draw order)."""
 
     def vision_prompts(self):
         return self.layers.vision_prompts()
