@@ -99,6 +99,9 @@ class PromptTrainer(TrainerX):
 
     def load_frozen_clip(self):
         cfg = self.cfg
+        # where the official set-up starts building CLIP: baselines whose official code draws prompts inside the
+        # CLIP constructor replay those draws from here (dpl/official_draws.py)
+        self.rng_before_clip = torch.get_rng_state()
         self.precision = self._precision_on_device(self._resolve_precision(self.method_cfg.PREC))
         dtype = torch.float16 if self.precision == "fp16" else torch.float32  # fp16: OpenAI's convert_weights
         backbone = cfg.MODEL.BACKBONE

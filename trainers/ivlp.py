@@ -8,8 +8,8 @@ hand design (VPT uses its vision branch only).
 import torch
 from yacs.config import CfgNode as CN
 
-from dpl.deep_prompts import (DeepPromptLearner, build_ivlp_learner, hand_layout, ivlp_official_checkpoint,
-                               method_layout, without)
+from dpl.deep_prompts import (DeepPromptLearner, build_ivlp_learner, draw_in_official_order, hand_layout,
+                               ivlp_official_checkpoint, method_layout, without)
 from dpl.engine import TRAINER_REGISTRY
 from dpl.official_checkpoints import FROZEN_IN_WRAPPERS, OfficialCheckpoint
 from dpl.prompting import LayerPrompts
@@ -43,7 +43,8 @@ class IVLP(PromptTrainer):
     OFFICIAL_CHECKPOINT = ivlp_official_checkpoint("IVLP (muzairkhattak/multimodal-prompt-learning)")
 
     def build_learner(self, cfg, classnames, clip_model):
-        return build_ivlp_learner(cfg, classnames, clip_model, self.CONFIG_NODE)
+        return build_ivlp_learner(cfg, classnames, clip_model, self.CONFIG_NODE,
+                                  rng_before_clip=getattr(self, "rng_before_clip", None))
 
 
 class VPTLearner(DeepPromptLearner):
@@ -86,5 +87,6 @@ class VPT(PromptTrainer):
             print("Note: VPT prompts the image tower only; the layout's text branch is ignored")
         vision_only = without(layout, text=True)
         prompts = LayerPrompts(vision_only, clip_model.vision_width, clip_model.text_width, kind="replace")
+        draw_in_official_order(clip_model, prompts, getattr(self, "rng_before_clip", None))
         template = f"{c.CTX_INIT.replace('_', ' ').strip()} {{}}." if c.CTX_INIT else "{}."
         return VPTLearner(clip_model, prompts, classnames, template, prompts_fp32=c.PROMPTS_FP32)

@@ -87,8 +87,10 @@ class PromptSRC(PromptTrainer):
                                                    ignored=(r"prompt_learner\.ZS_image_encoder\..*",))
 
     def build_learner(self, cfg, classnames, clip_model):
+        # later_clips: the official prompt learner builds two frozen CLIPs after its context
         learner = build_ivlp_learner(cfg, classnames, clip_model, self.CONFIG_NODE,
-                                     learner_cls=lambda clip, prompts: SelfRegulatedLearner(clip, prompts, classnames))
+                                     learner_cls=lambda clip, prompts: SelfRegulatedLearner(clip, prompts, classnames),
+                                     rng_before_clip=getattr(self, "rng_before_clip", None), later_clips=2)
         c = self.method_cfg
         self.gpa = gpa_weights(cfg.OPTIM.MAX_EPOCH, c.GPA_MEAN, c.GPA_STD)
         self.gpa_state = None
