@@ -15,6 +15,7 @@ from dpl.engine.metrics import compute_accuracy
 from dpl.engine.optim import build_lr_scheduler, build_optimizer
 from dpl.errors import ConfigError
 from dpl.official_checkpoints import is_native, learner_state
+from dpl.official_draws import has_official_constructor, replay_clip_constructor
 from dpl.prompting import PromptedCLIP
 
 PRECISIONS = ("fp16", "fp32", "amp")
@@ -72,6 +73,9 @@ class PromptTrainer(TrainerX):
 
     CONFIG_NODE = None
     OFFICIAL_CHECKPOINT = None
+    # True: after loading CLIP the RNG stands where the official trainer's ``clip.build_model`` leaves it (its
+    # throwaway initialisation of a stock CLIP), whatever our loader drew (tiny-random and cached loads draw nothing)
+    OFFICIAL_CLIP_DRAWS = False
 
     @property
     def method_cfg(self):
@@ -110,6 +114,9 @@ class PromptTrainer(TrainerX):
                                          device=self.device, dtype=dtype)
         model.requires_grad_(False)
         clip_model = PromptedCLIP(model, tokenizer, full_text_context=cfg.MODEL.FULL_TEXT_CONTEXT)
+        if self.OFFICIAL_CLIP_DRAWS and has_official_constructor(clip_model):
+            torch.set_rng_state(self.rng_before_clip)
+            replay_clip_constructor(model)
         resolution = clip_model.input_resolution
         if tuple(cfg.INPUT.SIZE) != (resolution, resolution):
             raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone.NAME} takes "

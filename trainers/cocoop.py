@@ -65,6 +65,7 @@ class CoCoOpLearner(CLIPLearner):
 @TRAINER_REGISTRY.register()
 class CoCoOp(PromptTrainer):
     CONFIG_NODE = "COCOOP"
+    OFFICIAL_CLIP_DRAWS = True  # its official trainer builds a stock CLIP before drawing the prompts
     # the official meta-net is an nn.Sequential with named layers linear1 / relu / linear2
     OFFICIAL_CHECKPOINT = OfficialCheckpoint(
         "CoCoOp (KaiyangZhou/CoOp)", "prompt_learner",

@@ -93,6 +93,7 @@ class CoOpLearner(CLIPLearner):
 @TRAINER_REGISTRY.register()
 class CoOp(PromptTrainer):
     CONFIG_NODE = "COOP"
+    OFFICIAL_CLIP_DRAWS = True  # its official trainer builds a stock CLIP before drawing the prompts
     OFFICIAL_CHECKPOINT = OfficialCheckpoint("CoOp (KaiyangZhou/CoOp)", "prompt_learner", rules=[(r"ctx", "ctx")],
                                              ignored=CLASS_TOKEN_BUFFERS)
 

@@ -67,6 +67,7 @@ class MultiModalPrompts(DeepPrompts):
 @TRAINER_REGISTRY.register()
 class MaPLe(PromptTrainer):
     CONFIG_NODE = "MAPLE"
+    OFFICIAL_CLIP_DRAWS = True  # its official trainer builds a stock CLIP before drawing the prompts
     # the official lists of deep prompts and projections start at layer 1 (layer 0: ctx and proj)
     OFFICIAL_CHECKPOINT = OfficialCheckpoint(
         "MaPLe (muzairkhattak/multimodal-prompt-learning)", "MultiModalPromptLearner",

@@ -1,7 +1,8 @@
 """IVLP, VPT and PromptSRC draw their deep prompts inside the official CLIP constructor (MaPLe's repository's
-clip/model.py: CLIP, VisionTransformer, ResidualAttentionBlock_IVLP). The reference below follows those
-constructors' calls in order (and initialize_parameters); from the RNG state the trainer saved before loading CLIP,
-it gives the same initial prompts and leaves the RNG where our set-up leaves it."""
+clip/model.py: CLIP, VisionTransformer, ResidualAttentionBlock_IVLP); CoOp, CoCoOp and MaPLe draw theirs after
+``clip.build_model`` built (and randomly initialised) a stock CLIP. The reference below follows those constructors'
+calls in order (and initialize_parameters); from the RNG state the trainer saved before loading CLIP, it gives the
+same initial values and leaves the RNG where our set-up leaves it, whatever our loader drew (tiny-random: nothing)."""
 from collections import OrderedDict
 
 import pytest
@@ -119,3 +120,54 @@ def test_vpt(tmp_path):
     vision, text, _ = official(trainer, {**NO_PROMPTS, "vision_depth": 2, "vision_ctx": c.N_CTX_VISION})
     assert_equal_params(trainer.model.prompt_learner.vision, vision)
     assert torch.equal(torch.get_rng_state(), after) and not text
+
+
+def text_context(trainer, n_ctx):
+    ctx = torch.empty(n_ctx, trainer.clip.text_width, dtype=trainer.clip.dtype)
+    nn.init.normal_(ctx, std=0.02)
+    return ctx
+
+
+def test_coop(tmp_path):
+    trainer = build("CoOp", tmp_path / "data", tmp_path / "out", "fp16", ["TRAINER.COOP.N_CTX", 4])
+    after = torch.get_rng_state()
+    official(trainer, NO_PROMPTS)  # CoOp's clip.build_model: a stock CLIP
+    ctx = text_context(trainer, 4)
+    assert torch.equal(trainer.model.prompt_learner.ctx, ctx)
+    assert torch.equal(torch.get_rng_state(), after)
+
+
+def test_cocoop(tmp_path):
+    trainer = build("CoCoOp", tmp_path / "data", tmp_path / "out", "fp16", ["TRAINER.COCOOP.CTX_INIT", ""])
+    after = torch.get_rng_state()
+    learned = trainer.model.prompt_learner
+    official(trainer, NO_PROMPTS)
+    ctx = text_context(trainer, learned.context.n_ctx)
+    vis_dim = trainer.clip.embed_dim
+    meta = nn.Sequential(nn.Linear(vis_dim, vis_dim // 16), nn.ReLU(inplace=True),
+                         nn.Linear(vis_dim // 16, trainer.clip.text_width)).half()
+    assert torch.equal(learned.context.ctx, ctx)
+    assert all(torch.equal(p, q) for p, q in zip(learned.meta_net.parameters(), meta.parameters()))
+    assert torch.equal(torch.get_rng_state(), after)
+
+
+@pytest.mark.parametrize("ctx_init", ["a photo of a", ""])
+def test_maple(tmp_path, ctx_init):
+    trainer = build("MaPLe", tmp_path / "data", tmp_path / "out", "fp16", ["TRAINER.MAPLE.CTX_INIT", ctx_init])
+    after = torch.get_rng_state()
+    learned, c = trainer.model.prompt_learner, trainer.method_cfg
+    official(trainer, NO_PROMPTS)  # VisionTransformer_MaPLe draws as the stock one
+    n_ctx, depth = c.N_CTX, min(c.PROMPT_DEPTH, trainer.clip.text_layers)
+    ctx = text_context(trainer, n_ctx) if not ctx_init else learned.context.ctx.detach()
+    proj = nn.Linear(trainer.clip.text_width, trainer.clip.vision_width).half()
+    compound = [torch.empty(n_ctx, trainer.clip.text_width) for _ in range(depth - 1)]
+    for p in compound:
+        nn.init.normal_(p, std=0.02)
+    single = nn.Linear(trainer.clip.text_width, trainer.clip.vision_width)
+    assert torch.equal(learned.context.ctx, ctx)
+    assert torch.equal(learned.projections["0"].weight, proj.weight)
+    assert_equal_params(learned.layers.text, dict(enumerate(compound, start=1)))
+    for layer in range(1, depth):
+        assert torch.equal(learned.projections[str(layer)].weight, single.weight)
+        assert torch.equal(learned.projections[str(layer)].bias, single.bias)
+    assert torch.equal(torch.get_rng_state(), after)
