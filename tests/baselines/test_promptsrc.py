@@ -1,7 +1,8 @@
 """PromptSRC: frozen text features computed once, frozen image features from the same CLIP (no second copy),
 the regularising terms, and Gaussian prompt aggregation."""
-import clip.model
 import math
+
+import clip.model
 
 import pytest
 import torch
