@@ -1,12 +1,14 @@
 """What the deep-prompt baselines share (IVLP, VPT, MaPLe, PromptSRC): the per-layer layout from a hand design
 or ``TRAINER.LAYOUT``, the learned prompts (text layer 0 = learned context at the input, deeper layers and the
 vision tower = ``ReplacePrompt`` blocks), and the learner that runs the prompted towers."""
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from dpl.errors import ConfigError
 from dpl.layout_config import layout_from_cfg
 from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, FROZEN_IN_WRAPPERS, OfficialCheckpoint
+from dpl.official_draws import has_official_constructor, replay_clip_constructor
 from dpl.prompting import LayerPrompts, PromptLayout
 from dpl.text_context import TextContext
 from dpl.trainer_base import CLIPLearner
@@ -74,10 +76,14 @@ class DeepPrompts(nn.Module):
         super().__init__()
         self.layout = layout
         self.context = TextContext(clip_model, classnames, layout.text[0], ctx_init, node=node)
+        self.build_before_layers(clip_model, layout)
         deep = without(layout, vision=not prompt_vision, text_input=True)
         # fp32 whatever CLIP's precision, as the official code keeps them (fp16 storage would round most SGD
         # updates away); only the input context follows CLIP's dtype
         self.layers = LayerPrompts(deep, clip_model.vision_width, clip_model.text_width, kind="replace")
+
+    def build_before_layers(self, clip_model, layout):
+        """Parameters a method draws between the context and the deep prompts (its official draw order)."""
 
     def vision_prompts(self):
         return self.layers.vision_prompts()
@@ -104,10 +110,44 @@ class DeepPromptLearner(CLIPLearner):
         return F.normalize(features, dim=-1)
 
 
-def build_ivlp_learner(cfg, classnames, clip_model, node, learner_cls=DeepPromptLearner):
-    """The IVLP learner (also PromptSRC's) from ``cfg.TRAINER[node]`` or ``TRAINER.LAYOUT``."""
+def draw_in_official_order(clip_model, layer_prompts, rng_before_clip, context=None, later_clips=0):
+    """Give ``layer_prompts`` (a ``LayerPrompts``) and a randomly initialised ``context`` the values the official
+    IVLP / VPT / PromptSRC set-up draws for the same seed: from ``rng_before_clip`` (the RNG state before CLIP was
+    loaded), the deep prompts inside the CLIP constructor, then the context, then ``later_clips`` more CLIP
+    constructions (PromptSRC's frozen copies); the global RNG is left after them. No-op without an official
+    counterpart (open_clip backbones) or a saved state."""
+    if rng_before_clip is None or not has_official_constructor(clip_model):
+        return
+    torch.set_rng_state(rng_before_clip)
+    has = {b: bool(len(getattr(layer_prompts, b))) for b in ("vision", "text")}
+    lengths = {b: [len(getattr(layer_prompts, b)[str(l)]) if str(l) in getattr(layer_prompts, b) else 0
+                   for l in range(layer_prompts.num_layers[b])] if has[b] else [] for b in ("vision", "text")}
+    drawn = replay_clip_constructor(clip_model.model, lengths["vision"], lengths["text"])
+    ctx = None
+    if context is not None and context.random_init:
+        ctx = torch.empty(context.ctx.shape, dtype=clip_model.dtype)  # the official ctx_vectors, in CLIP's dtype
+        nn.init.normal_(ctx, std=0.02)
+    for _ in range(later_clips):
+        replay_clip_constructor(clip_model.model)
+    with torch.no_grad():
+        for branch, values in drawn.items():
+            params = getattr(layer_prompts, branch)
+            if set(values) != {int(k) for k in params}:
+                raise RuntimeError(f"official draw replay: {branch} layers {sorted(values)} but the learner has "
+                                   f"{sorted(int(k) for k in params)}")
+            for layer, value in values.items():
+                params[str(layer)].copy_(value)
+        if ctx is not None:
+            context.ctx.copy_(ctx)
+
+
+def build_ivlp_learner(cfg, classnames, clip_model, node, learner_cls=DeepPromptLearner, rng_before_clip=None,
+                       later_clips=0):
+    """The IVLP learner (also PromptSRC's) from ``cfg.TRAINER[node]`` or ``TRAINER.LAYOUT``, its initial values
+    drawn in the official order when ``rng_before_clip`` is given."""
     layout = ivlp_layout(cfg, clip_model, node)
     prompts = DeepPrompts(clip_model, classnames, layout, cfg.TRAINER[node].CTX_INIT, node=f"TRAINER.{node}")
+    draw_in_official_order(clip_model, prompts.layers, rng_before_clip, prompts.context, later_clips)
     return learner_cls(clip_model, prompts)
 
 

@@ -65,6 +65,8 @@ def zero_shot_text_features(clip_model, classnames, templates, batch_size=256):
     (normalise per template, average, normalise again)."""
     if isinstance(templates, str):
         templates = [templates]
+    if len(templates) == 1:  # one template: normalised once, as CLIP's zero-shot and the official VPT do
+        return F.normalize(_class_features(clip_model, classnames, templates[0], batch_size), dim=-1)
     total = 0
     for template in templates:
         total = total + F.normalize(_class_features(clip_model, classnames, template, batch_size), dim=-1)
@@ -75,14 +77,15 @@ def zero_shot_text_features(clip_model, classnames, templates, batch_size=256):
 def mean_text_features(clip_model, classnames, templates, batch_size=256):
     """Normalised mean of frozen CLIP's *raw* text features over ``templates``, computed in fp32 whatever the
     model's precision: PromptSRC's frozen text target as its official code computes it (it builds an fp32 copy of
-    CLIP, averages the per-template features, then normalises). ``clip_model``: a PromptedCLIP."""
+    CLIP, takes ``torch.mean`` of the per-template features, then normalises). ``clip_model``: a PromptedCLIP."""
     from dpl.prompting import PromptedCLIP
 
     if clip_model.dtype != torch.float32:
         clip_model = PromptedCLIP(copy.deepcopy(clip_model.model).float(), tokenizer=clip_model.tokenizer,
                                   full_text_context=clip_model.full_text_context)
-    total = sum(_class_features(clip_model, classnames, t, batch_size) for t in templates)
-    return F.normalize(total / len(templates), dim=-1)
+    # torch.mean over a template axis, as the official ``torch.cat(per-template features, dim=1).mean(dim=1)``
+    features = torch.stack([_class_features(clip_model, classnames, t, batch_size) for t in templates], dim=1)
+    return F.normalize(features.mean(dim=1), dim=-1)
 
 
 def context_init_embedding(clip_model, ctx_init):

@@ -39,6 +39,7 @@ class TextContext(nn.Module):
             shown = f'"{lead}" (random)'
         print(f"Text context: {shown}, {n_ctx} tokens")
         self.n_ctx = n_ctx
+        self.random_init = init is None or n_ctx > len(init)  # drawn, not copied from word embeddings
         self.ctx = nn.Parameter(ctx.to(clip_model.dtype))
         texts = [f"{lead} {clean_classname(c)}.".strip() for c in classnames]
         embedding, eot, _ = prompt_inputs(clip_model, texts)

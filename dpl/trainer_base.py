@@ -15,6 +15,7 @@ from dpl.engine.metrics import compute_accuracy
 from dpl.engine.optim import build_lr_scheduler, build_optimizer
 from dpl.errors import ConfigError
 from dpl.official_checkpoints import is_native, learner_state
+from dpl.official_draws import has_official_constructor, replay_clip_constructor
 from dpl.prompting import PromptedCLIP
 
 PRECISIONS = ("fp16", "fp32", "amp")
@@ -72,6 +73,9 @@ class PromptTrainer(TrainerX):
 
     CONFIG_NODE = None
     OFFICIAL_CHECKPOINT = None
+    # True: after loading CLIP the RNG stands where the official trainer's ``clip.build_model`` leaves it (its
+    # throwaway initialisation of a stock CLIP), whatever our loader drew (tiny-random and cached loads draw nothing)
+    OFFICIAL_CLIP_DRAWS = False
 
     @property
     def method_cfg(self):
@@ -99,6 +103,9 @@ class PromptTrainer(TrainerX):
 
     def load_frozen_clip(self):
         cfg = self.cfg
+        # where the official set-up starts building CLIP: baselines whose official code draws prompts inside the
+        # CLIP constructor replay those draws from here (dpl/official_draws.py)
+        self.rng_before_clip = torch.get_rng_state()
         self.precision = self._precision_on_device(self._resolve_precision(self.method_cfg.PREC))
         dtype = torch.float16 if self.precision == "fp16" else torch.float32  # fp16: OpenAI's convert_weights
         backbone = cfg.MODEL.BACKBONE
@@ -107,6 +114,9 @@ class PromptTrainer(TrainerX):
                                          device=self.device, dtype=dtype)
         model.requires_grad_(False)
         clip_model = PromptedCLIP(model, tokenizer, full_text_context=cfg.MODEL.FULL_TEXT_CONTEXT)
+        if self.OFFICIAL_CLIP_DRAWS and has_official_constructor(clip_model):
+            torch.set_rng_state(self.rng_before_clip)
+            replay_clip_constructor(model)
         resolution = clip_model.input_resolution
         if tuple(cfg.INPUT.SIZE) != (resolution, resolution):
             raise ConfigError(f"INPUT.SIZE is {tuple(cfg.INPUT.SIZE)} but backbone {backbone.NAME} takes "
@@ -171,9 +181,19 @@ class PromptTrainer(TrainerX):
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     # ---- training ----------------------------------------------------------------------------------
+    @property
+    def loss_fp32(self):
+        """``TRAINER.<NODE>.LOSS_FP32``: losses on float32 copies of fp16 values. The baselines default to False,
+        their official trainers' fp16 losses; a node without the key (DPL's) keeps float32."""
+        return bool(self.method_cfg.get("LOSS_FP32", True))
+
+    def loss_input(self, values):
+        """``values`` as the loss reads them: a float32 copy with ``LOSS_FP32``, else as computed."""
+        return values.float() if self.loss_fp32 else values
+
     def compute_loss(self, output, label, batch):
         """Loss of one training batch and extra values for the log line; override to add terms."""
-        return F.cross_entropy(output.float(), label), {}
+        return F.cross_entropy(self.loss_input(output), label), {}
 
     def backward_and_update(self, loss, names=None):
         if self.scaler is None:

@@ -19,6 +19,7 @@ def extend_cfg(cfg):
     cfg.TRAINER.COCOOP.N_CTX = 16
     cfg.TRAINER.COCOOP.CTX_INIT = ""  # e.g. "a photo of a" (its token count is then the context length)
     cfg.TRAINER.COCOOP.PREC = "fp16"
+    cfg.TRAINER.COCOOP.LOSS_FP32 = False  # True: losses on float32 copies of the fp16 logits (official: fp16)
 
 
 class ConditionalContext(nn.Module):
@@ -64,6 +65,7 @@ class CoCoOpLearner(CLIPLearner):
 @TRAINER_REGISTRY.register()
 class CoCoOp(PromptTrainer):
     CONFIG_NODE = "COCOOP"
+    OFFICIAL_CLIP_DRAWS = True  # its official trainer builds a stock CLIP before drawing the prompts
     # the official meta-net is an nn.Sequential with named layers linear1 / relu / linear2
     OFFICIAL_CHECKPOINT = OfficialCheckpoint(
         "CoCoOp (KaiyangZhou/CoOp)", "prompt_learner",

@@ -23,6 +23,7 @@ def extend_cfg(cfg):
     cfg.TRAINER.COOP.CSC = False  # class-specific context
     cfg.TRAINER.COOP.CTX_INIT = ""  # e.g. "a photo of a"
     cfg.TRAINER.COOP.PREC = "fp16"
+    cfg.TRAINER.COOP.LOSS_FP32 = False  # True: losses on float32 copies of the fp16 logits (official: fp16)
     cfg.TRAINER.COOP.CLASS_TOKEN_POSITION = "end"
 
 
@@ -92,6 +93,7 @@ class CoOpLearner(CLIPLearner):
 @TRAINER_REGISTRY.register()
 class CoOp(PromptTrainer):
     CONFIG_NODE = "COOP"
+    OFFICIAL_CLIP_DRAWS = True  # its official trainer builds a stock CLIP before drawing the prompts
     OFFICIAL_CHECKPOINT = OfficialCheckpoint("CoOp (KaiyangZhou/CoOp)", "prompt_learner", rules=[(r"ctx", "ctx")],
                                              ignored=CLASS_TOKEN_BUFFERS)
 

@@ -22,6 +22,7 @@ def extend_cfg(cfg):
     cfg.TRAINER.MAPLE.N_CTX = 2
     cfg.TRAINER.MAPLE.CTX_INIT = "a photo of a"
     cfg.TRAINER.MAPLE.PREC = "fp16"
+    cfg.TRAINER.MAPLE.LOSS_FP32 = False  # True: losses on float32 copies of the fp16 logits (official: fp16)
     cfg.TRAINER.MAPLE.PROMPT_DEPTH = 9  # layers 0..DEPTH-1 get prompts
 
 
@@ -30,25 +31,24 @@ class MultiModalPrompts(DeepPrompts):
 
     def __init__(self, clip_model, classnames, layout, ctx_init):
         super().__init__(clip_model, classnames, layout, ctx_init, prompt_vision=False, node="TRAINER.MAPLE")
-        n_layers = min(clip_model.vision_layers, clip_model.text_layers)
-        self.coupled = [l for l in range(n_layers) if layout.text[l] > 0]
-        if any(layout.text[n_layers:]):
-            print(f"Note: text layers beyond {n_layers} have no vision layer to couple to; their vision side is unprompted")
-        self.projections = nn.ModuleDict(self._projections(clip_model))
+        if any(layout.text[self.n_coupled_layers:]):
+            print(f"Note: text layers beyond {self.n_coupled_layers} have no vision layer to couple to; their vision "
+                  "side is unprompted")
+        deep = [l for l in self.coupled if l > 0]
+        if deep:  # drawn after the deep text prompts, as the official code draws its one template Linear
+            template = nn.Linear(clip_model.text_width, clip_model.vision_width)
+            self.projections.update({str(l): copy.deepcopy(template) for l in deep})
         self.n_vision_layers = clip_model.vision_layers
 
-    def _projections(self, clip_model):
-        """As the official MaPLe: the input layer's projection in CLIP's dtype; the deeper layers' are copies of one
-        fp32 Linear (the same initial weights in every layer)."""
-        widths = clip_model.text_width, clip_model.vision_width
-        projections = {}
+    def build_before_layers(self, clip_model, layout):
+        """The input layer's projection (CLIP's dtype), drawn between the context and the deep text prompts as the
+        official MultiModalPromptLearner draws ``proj``; the deeper layers' projections, copies of one fp32 Linear
+        (the same initial weights in every layer), come after the deep prompts (``__init__``)."""
+        self.n_coupled_layers = min(clip_model.vision_layers, clip_model.text_layers)
+        self.coupled = [l for l in range(self.n_coupled_layers) if layout.text[l] > 0]
+        self.projections = nn.ModuleDict()
         if 0 in self.coupled:
-            projections["0"] = nn.Linear(*widths).to(clip_model.dtype)
-        deep = [l for l in self.coupled if l > 0]
-        if deep:
-            template = nn.Linear(*widths)
-            projections.update({str(l): copy.deepcopy(template) for l in deep})
-        return projections
+            self.projections["0"] = nn.Linear(clip_model.text_width, clip_model.vision_width).to(clip_model.dtype)
 
     def _text_tokens(self, layer, text_prompts):
         if layer == 0:
@@ -67,6 +67,7 @@ class MultiModalPrompts(DeepPrompts):
 @TRAINER_REGISTRY.register()
 class MaPLe(PromptTrainer):
     CONFIG_NODE = "MAPLE"
+    OFFICIAL_CLIP_DRAWS = True  # its official trainer builds a stock CLIP before drawing the prompts
     # the official lists of deep prompts and projections start at layer 1 (layer 0: ctx and proj)
     OFFICIAL_CHECKPOINT = OfficialCheckpoint(
         "MaPLe (muzairkhattak/multimodal-prompt-learning)", "MultiModalPromptLearner",

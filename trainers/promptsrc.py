@@ -37,6 +37,7 @@ def extend_cfg(cfg):
     cfg.TRAINER.PROMPTSRC.GPA_MEAN = 15
     cfg.TRAINER.PROMPTSRC.GPA_STD = 1
     cfg.TRAINER.PROMPTSRC.PREC = "fp16"
+    cfg.TRAINER.PROMPTSRC.LOSS_FP32 = False  # True: losses on float32 copies of the fp16 logits (official: fp16)
 
 
 def gpa_weights(n_epochs, mean, std):
@@ -47,12 +48,13 @@ def gpa_weights(n_epochs, mean, std):
 
 
 class SelfRegulatedLearner(DeepPromptLearner):
-    """IVLP learner that, in training, also leaves the self-regularising terms in ``extra_losses``."""
+    """IVLP learner that, in training, also leaves the prompted and frozen features and logits the self-regularising
+    terms compare in ``regularised`` (``{term: (prompted, frozen)}``)."""
 
     def __init__(self, clip_model, prompt_learner, classnames):
         super().__init__(clip_model, prompt_learner)
         self.classnames = list(classnames)
-        self.extra_losses = {}
+        self.regularised = {}
         # Frozen text features; computed on first training use (evaluation never needs them), then kept.
         self.register_buffer("frozen_text_features", None, persistent=False)
 
@@ -71,12 +73,9 @@ class SelfRegulatedLearner(DeepPromptLearner):
             with torch.no_grad():
                 frozen_image = self.encode_images(images)  # the same CLIP, no prompts
                 frozen_logits = self.logits_from(frozen_image, frozen_text)
-            self.extra_losses = {
-                "scl_text": F.l1_loss(text_features.float(), frozen_text.float()),
-                "scl_image": F.l1_loss(image_features.float(), frozen_image.float()),
-                "scl_logits": F.kl_div(F.log_softmax(logits.float(), dim=1), F.log_softmax(frozen_logits.float(), dim=1),
-                                       reduction="sum", log_target=True) / logits.numel(),
-            }
+            # what the trainer's loss reads; kept, not reduced here, so its precision follows TRAINER.PROMPTSRC.LOSS_FP32
+            self.regularised = {"text": (text_features, frozen_text), "image": (image_features, frozen_image),
+                                "logits": (logits, frozen_logits)}
         return logits
 
 
@@ -88,20 +87,29 @@ class PromptSRC(PromptTrainer):
                                                    ignored=(r"prompt_learner\.ZS_image_encoder\..*",))
 
     def build_learner(self, cfg, classnames, clip_model):
+        # later_clips: the official prompt learner builds two frozen CLIPs after its context
         learner = build_ivlp_learner(cfg, classnames, clip_model, self.CONFIG_NODE,
-                                     learner_cls=lambda clip, prompts: SelfRegulatedLearner(clip, prompts, classnames))
+                                     learner_cls=lambda clip, prompts: SelfRegulatedLearner(clip, prompts, classnames),
+                                     rng_before_clip=getattr(self, "rng_before_clip", None), later_clips=2)
         c = self.method_cfg
         self.gpa = gpa_weights(cfg.OPTIM.MAX_EPOCH, c.GPA_MEAN, c.GPA_STD)
         self.gpa_state = None
         return learner
 
     def compute_loss(self, output, label, batch):
-        c = self.method_cfg
-        terms = self.model.extra_losses
-        ce = F.cross_entropy(output.float(), label)
-        loss = (ce + c.TEXT_LOSS_WEIGHT * terms["scl_text"] + c.IMAGE_LOSS_WEIGHT * terms["scl_image"]
-                + terms["scl_logits"])
-        return loss, {"ce": ce.item(), **{k: v.item() for k, v in terms.items()}}
+        """The official sum and dtypes: by default every term on the fp16 values (the text term compares fp16
+        features with the fp32 target, so torch promotes it to fp32), CE + (KL + text + image);
+        ``LOSS_FP32`` runs each on float32 copies."""
+        c, cast = self.method_cfg, self.loss_input
+        pairs = self.model.regularised
+        logits, frozen_logits = (cast(v) for v in pairs["logits"])
+        ce = F.cross_entropy(cast(output), label)
+        l1_text, l1_image = (F.l1_loss(*(cast(v) for v in pairs[k])) for k in ("text", "image"))
+        scl_logits = F.kl_div(F.log_softmax(logits, dim=1), F.log_softmax(frozen_logits, dim=1), reduction="sum",
+                              log_target=True) / logits.numel()
+        loss = ce + (scl_logits + l1_text * c.TEXT_LOSS_WEIGHT + l1_image * c.IMAGE_LOSS_WEIGHT)
+        terms = {"ce": ce, "scl_text": l1_text, "scl_image": l1_image, "scl_logits": scl_logits}
+        return loss, {k: v.item() for k, v in terms.items()}
 
     # ---- Gaussian prompt aggregation ---------------------------------------------------------------
     # The running sum travels in the epoch's checkpoint (not a file of its own), so a resume always continues

@@ -30,14 +30,19 @@ def _entries(prompts, layers, tower):
     return prompts
 
 
-def _seq_first(tokens, batch, dtype):
-    """Prompt tokens (k, W) or (B, k, W) as a (k, B, W) block for a seq-first sequence."""
-    tokens = tokens.to(dtype)
+def _seq_first(tokens, batch, dtype, via=None):
+    """Prompt tokens (k, W) or (B, k, W) as a (k, B, W) block for a seq-first sequence, cast to ``dtype`` (through
+    ``via`` first when given) after the expansion over the batch, as the official ``expand(...).half()``: the backward
+    of the expansion then sums the batch's gradients in the prompts' own precision (fp32), not in fp16."""
     if tokens.dim() == 2:
-        return tokens.unsqueeze(1).expand(-1, batch, -1)
-    if tokens.shape[0] != batch:
+        tokens = tokens.unsqueeze(1).expand(-1, batch, -1)
+    elif tokens.shape[0] != batch:
         raise ValueError(f"per-sample prompts have batch {tokens.shape[0]} but the input has batch {batch}")
-    return tokens.transpose(0, 1)
+    else:
+        tokens = tokens.transpose(0, 1)
+    if via is not None:
+        tokens = tokens.to(via)
+    return tokens.to(dtype)
 
 
 def _last_position(eot):
@@ -76,6 +81,9 @@ class PromptedCLIP(nn.Module):
         self.model = clip_model
         self.tokenizer = tokenizer or self.family.default_tokenizer()
         self.full_text_context = bool(full_text_context)  # False: text positions up to the last EOT only
+        # A dtype the vision tower's prompts pass through before the tower's own (the official VPT rounds its fp32
+        # prompts with .half() even in fp32); None: cast straight to the tower's dtype.
+        self.vision_prompt_rounding = None
 
     # ---- what the stock model says about itself -------------------------------------------------------
     @property
@@ -155,12 +163,14 @@ class PromptedCLIP(nn.Module):
         x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
         block_size = 0  # travelling prompt block at the end of the sequence
         if isinstance(entries[0], ReplacePrompt):
-            x = torch.cat([x, _seq_first(entries[0].tokens, batch, x.dtype).transpose(0, 1)], dim=1)
+            tokens = _seq_first(entries[0].tokens, batch, x.dtype, self.vision_prompt_rounding)
+            x = torch.cat([x, tokens.transpose(0, 1)], dim=1)
             block_size = len(entries[0])
         x = v.ln_pre(x).permute(1, 0, 2)  # NLD -> LND
         for layer, (block, entry) in enumerate(zip(v.transformer.resblocks, entries)):
             if layer > 0 and isinstance(entry, ReplacePrompt):
-                x = torch.cat([x[:x.shape[0] - block_size], _seq_first(entry.tokens, batch, x.dtype)], dim=0)
+                tokens = _seq_first(entry.tokens, batch, x.dtype, self.vision_prompt_rounding)
+                x = torch.cat([x[:x.shape[0] - block_size], tokens], dim=0)
                 block_size = len(entry)
             x = _run_block(self.family, block, x, entry, None)
         x = v.ln_post(x[0])

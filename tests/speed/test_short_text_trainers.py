@@ -53,8 +53,10 @@ def test_short_text_context_equals_the_full_context(trainer_name, precision, dat
     assert grad_s.keys() == grad_f.keys()
     if trainer_name != "ZeroshotCLIP":
         assert grad_s, f"{trainer_name}: no gradient reached a parameter"
+    # VPT rounds its prompts through fp16 as the official code does, so their gradients are fp16-rounded too
+    grad_tol = TOLERANCE["fp16"] if trainer_name == "VPT" else tol
     for name in grad_s:
-        torch.testing.assert_close(grad_s[name], grad_f[name], **tol, msg=lambda m: f"grad of {name}: {m}")
+        torch.testing.assert_close(grad_s[name], grad_f[name], **grad_tol, msg=lambda m: f"grad of {name}: {m}")
     assert buf_s.keys() == buf_f.keys()
     for name in buf_s:
         torch.testing.assert_close(buf_s[name], buf_f[name], **tol, msg=lambda m: f"buffer {name}: {m}")
