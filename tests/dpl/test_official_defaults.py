@@ -68,15 +68,18 @@ def test_promptsrc_text_target_is_the_mean_of_raw_fp32_features_then_normalised(
 
 @pytest.mark.parametrize("name,precision", [("CoOp", "fp32"), ("CoOp", "fp16"), ("CoCoOp", "fp16")])
 def test_random_context_for_a_seed_is_coops(name, precision, data_root, tmp_path):
-    """CoOp's algorithm: seed, build CLIP (tiny-random draws from a private generator, as loading a real file draws
-    nothing), then the context as nn.init.normal_(std=0.02) of an (n_ctx, width) tensor in CLIP's dtype."""
+    """CoOp's algorithm: seed, build CLIP (``clip.build_model`` initialises a stock CLIP, drawing from the global
+    RNG, then loads the weights), then the context as nn.init.normal_(std=0.02) of an (n_ctx, width) tensor in
+    CLIP's dtype."""
     from dpl.engine.utils import set_random_seed
+    from dpl.official_draws import replay_clip_constructor
 
     opts = ["TRAINER.COCOOP.CTX_INIT", ""] if name == "CoCoOp" else []
     trainer = build(name, data_root, tmp_path, precision, opts, seed=3)
     learner = trainer.model.prompt_learner
     ctx = learner.ctx if name == "CoOp" else learner.context.ctx
     set_random_seed(3)
+    replay_clip_constructor(trainer.clip.model)
     expected = torch.empty(ctx.shape, dtype=trainer.clip.dtype)
     torch.nn.init.normal_(expected, std=0.02)
     assert torch.equal(ctx.detach().cpu(), expected)
