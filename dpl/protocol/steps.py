@@ -95,15 +95,25 @@ def opts_pairs(opts):
 
 
 def _value_word(value):
-    """A value as it reads in a folder name: numbers in one spelling (0.010 and 1e-2 -> 0.01), other characters
-    that cannot be in a name as '-'."""
+    """A value as it reads in a folder name: numbers in one spelling (0.010 and 1e-2 -> 0.01); a path by its last
+    part (a different folder of the same name is refused by the run's fingerprint); characters that cannot be in
+    a name as '-'."""
     try:
         number = float(value)
         if number == int(number) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
             return str(int(number))
         return repr(number)
     except (ValueError, OverflowError):
-        return re.sub(r"[^A-Za-z0-9.-]", "-", value).strip("-.") or "x"
+        value = os.path.basename(value.rstrip("/")) or value
+        return re.sub(r"[^A-Za-z0-9._-]", "-", value).strip("-.") or "x"
+
+
+def _is_number(value):
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
 
 
 def rename_in_name(name, pairs):
@@ -120,7 +130,7 @@ def rename_in_name(name, pairs):
 
 
 def opts_suffix(pairs):
-    """``_lr0.01_ep2`` for the pairs (by key, so their order on the command line does not matter); a suffix longer
+    """``_lr0.01_lrscheduler-cosine`` for the pairs (by key, so their order on the command line does not matter); a suffix longer
     than MAX_SUFFIX becomes ``_opts-<12 hex>`` of the pairs."""
     if not pairs:
         return ""
@@ -130,7 +140,8 @@ def opts_suffix(pairs):
         if word in words.values():  # two keys ending alike (TRAINER.A.N_CTX, TRAINER.B.N_CTX): the whole key
             word = key.lower().replace(".", "-").replace("_", "")
         words[key] = word
-    suffix = "".join(f"_{words[k]}{_value_word(pairs[k])}" for k in sorted(pairs))
+    # numbers follow their word (lr0.01), other values after a '-' (lrscheduler-cosine, folder-my_images)
+    suffix = "".join(f"_{words[k]}{'' if _is_number(pairs[k]) else '-'}{_value_word(pairs[k])}" for k in sorted(pairs))
     if len(suffix) > MAX_SUFFIX:
         suffix = "_opts-" + short_hash(" ".join(f"{k}={pairs[k]}" for k in sorted(pairs)), 12)
     return suffix

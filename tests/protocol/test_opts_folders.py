@@ -93,3 +93,8 @@ def test_a_sweep_plans_the_same_folders_for_each_opts_variant(tmp_path):
         assert [j.run_dir for j in jobs] == planned
         found += experiment_dirs(jobs)
     assert [d.split("/")[-1] for d in found] == ["tiny_random_ep40_4shots", "tiny_random_ep40_4shots_lr0.01"]
+
+
+def test_words_and_paths_read_as_words():
+    train = dirs(opts=("OPTIM.LR_SCHEDULER", "cosine", "DATASET.FOLDER", "/data/mine/my_images/"))[1]
+    assert train.endswith("/tiny_random_ep40_4shots_folder-my_images_lrscheduler-cosine/seed1")
