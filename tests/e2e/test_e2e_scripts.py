@@ -24,11 +24,11 @@ def dpl_main(script_env):
 def test_main_searches_trains_tests_and_prints_the_table(dpl_main, script_env):
     from pathlib import Path
     out = Path(script_env["OUTPUT"])
-    search = next(out.glob("demo/DPLSearch/*_2shots/seed1"))
+    search = next(out.glob("demo/DPLSearch/search_tiny_random_2shots*/seed1"))
     layout = json.loads((search / "layout.json").read_text())
     assert set(layout) >= {"vision", "text", "max_length", "confidence"}
     assert (search / "layout.png").stat().st_size > 0
-    train = next(out.glob("demo/DPL/*_2shots/seed1"))
+    train = next(out.glob("demo/DPL/tiny_random_ep1_2shots*/seed1"))
     assert "=> result" in (train / "log.txt").read_text()
     assert json.loads((train / "results.json").read_text())["layout"].endswith("layout.json")
     # one seed: a mean with no interval, never a "± 0.00" that reads like one
