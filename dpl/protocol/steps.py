@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from dpl.run_identity import NOT_IDENTITY
+
 from . import configs
 from .settings import ProtocolError, abs_from
-from dpl.run_identity import NOT_IDENTITY
 
 # OPTS keys that name no folder: those outside the fingerprint, and the loader's worker count (each sample's
 # augmentation is seeded by the sampler, so the workers do not change results).
@@ -130,8 +131,8 @@ def rename_in_name(name, pairs):
 
 
 def opts_suffix(pairs):
-    """``_lr0.01_lrscheduler-cosine`` for the pairs (by key, so their order on the command line does not matter); a suffix longer
-    than MAX_SUFFIX becomes ``_opts-<12 hex>`` of the pairs."""
+    """``_lr0.01_lrscheduler-cosine`` for the pairs (by key, so their order on the command line does not matter);
+    a suffix longer than MAX_SUFFIX becomes ``_opts-<12 hex>`` of the pairs (numbers in one spelling)."""
     if not pairs:
         return ""
     words = {}
@@ -143,7 +144,8 @@ def opts_suffix(pairs):
     # numbers follow their word (lr0.01), other values after a '-' (lrscheduler-cosine, folder-my_images)
     suffix = "".join(f"_{words[k]}{'' if _is_number(pairs[k]) else '-'}{_value_word(pairs[k])}" for k in sorted(pairs))
     if len(suffix) > MAX_SUFFIX:
-        suffix = "_opts-" + short_hash(" ".join(f"{k}={pairs[k]}" for k in sorted(pairs)), 12)
+        spelled = {k: _value_word(v) if _is_number(v) else v for k, v in pairs.items()}
+        suffix = "_opts-" + short_hash(" ".join(f"{k}={spelled[k]}" for k in sorted(pairs)), 12)
     return suffix
 
 

@@ -98,3 +98,10 @@ def test_a_sweep_plans_the_same_folders_for_each_opts_variant(tmp_path):
 def test_words_and_paths_read_as_words():
     train = dirs(opts=("OPTIM.LR_SCHEDULER", "cosine", "DATASET.FOLDER", "/data/mine/my_images/"))[1]
     assert train.endswith("/tiny_random_ep40_4shots_folder-my_images_lrscheduler-cosine/seed1")
+
+
+def test_a_hashed_suffix_does_not_depend_on_how_a_number_is_spelled():
+    many = ["OPTIM.LR", "0.00123", "OPTIM.WEIGHT_DECAY", "0.0001", "OPTIM.MOMENTUM", "0.85", "OPTIM.WARMUP_EPOCH", "2",
+            "TRAINER.DPL.N_CTX", "8"]
+    respelled = many[:3] + ["1e-4"] + many[4:]
+    assert dirs(opts=tuple(many)) == dirs(opts=tuple(respelled))

@@ -45,7 +45,8 @@ def test_every_script_makes_the_calls_the_bash_version_made(env):
         n = len(calls(env))
         run(case["script"], *case["args"], env=env, **case["env"])
         got = [c["argv"] for c in calls(env)[n:]]
-        assert got == [placed(a, env, with_opts(case)) for a in case["calls"]], (case["script"], case["args"], case["env"])
+        expected = [placed(a, env, with_opts(case)) for a in case["calls"]]
+        assert got == expected, (case["script"], case["args"], case["env"])
 
 
 @pytest.mark.parametrize("case", RECORDED, ids=lambda c: f"{c['script']}-{'-'.join(c['args'])}-{len(c['env'])}")
