@@ -11,6 +11,7 @@ Folders (OUTPUT = settings.output; without OPTS, names as the scripts have alway
 replaces it in the name instead (docs/run_folders.md).
 """
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -162,6 +163,7 @@ class Layout:
     spec: str = ""  # the TRAINER.LAYOUT value of mode spec
     tag: str = ""  # the trainer folder's suffix
     note: str = ""  # said once to the user
+    old_tag: str = ""  # the tag the earlier naming gave (a layout file's whole path), "" = the same as tag
 
 
 def resolve_layout(trainer, settings):
@@ -182,7 +184,7 @@ def resolve_layout(trainer, settings):
     if not os.path.isfile(path):
         raise ProtocolError(f"LAYOUT='{layout}': no such layout file ({path}); expected searched, none, "
                             "uniform:K[:DEPTH], random:SEED, zero or a layout JSON file")
-    return Layout("spec", path, "_" + layout_file_tag(path))
+    return Layout("spec", path, "_" + layout_file_tag(path), old_tag="_" + sanitize(layout))
 
 
 @dataclass
@@ -271,7 +273,31 @@ def plan_seed(protocol, dataset, shots, seed, settings, trainer=None):
             model_dir = train_dir
         plan.steps.append(Step("test", protocol, dataset, k, seed, trainer, test_dir, full(test_dir, test_run),
                                train_dir, layout_file, model_dir))
+    shots_part = f"_{k}shots" if protocol == "fewshot" else ""
+    old_names = {SEARCHER: search_base + shots_part, trainer: base + shots_part + (layout.old_tag or layout.tag)}
+    notes = [earlier_naming_note(step, old_names[step.trainer], settings) for step in plan.steps]
+    layout.note = "\n".join(filter(None, [layout.note, *notes]))
     return plan
+
+
+def earlier_naming_note(step, old_name, settings):
+    """A note when the folder the earlier naming (before OPTS and layout files named folders short) gave this step
+    holds a finished run of the same OPTS: where it is and that moving it reuses it. "" otherwise."""
+    experiment = experiment_dir(step)
+    old = os.path.join(os.path.dirname(experiment), old_name)
+    marker = os.path.join(old, os.path.basename(step.run_dir), os.path.basename(step.marker))
+    if old == experiment or not os.path.isfile(marker):
+        return ""
+    try:
+        with open(marker) as f:
+            recorded = json.load(f).get("fingerprint") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    wanted = opts_pairs(settings.opts)
+    if any(_value_word(str(recorded.get(f"config.{k}"))) != _value_word(v) for k, v in wanted.items()):
+        return ""  # another configuration's run (e.g. the default run beside a variant): nothing to say
+    return (f"note: {old} holds runs of these settings named before OPTS named folders; runs now go to "
+            f"{experiment}: move its seed folders there to reuse them (docs/run_folders.md)")
 
 
 def source_of(protocol, dataset, settings):

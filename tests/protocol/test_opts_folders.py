@@ -105,3 +105,24 @@ def test_a_hashed_suffix_does_not_depend_on_how_a_number_is_spelled():
             "TRAINER.DPL.N_CTX", "8"]
     respelled = many[:3] + ["1e-4"] + many[4:]
     assert dirs(opts=tuple(many)) == dirs(opts=tuple(respelled))
+
+
+def test_runs_of_these_opts_under_the_earlier_name_are_pointed_at_not_taken(tmp_path):
+    """The demo's old folders (tiny_random_ep40_4shots holding 2-epoch runs) get a note; the default run beside an
+    LR variant (another configuration) gets none."""
+    import json
+
+    def write(folder, fingerprint):
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps({"fingerprint": fingerprint}))
+
+    write(tmp_path / "demo/DPL/tiny_random_ep40_4shots/seed1", {"config.OPTIM.MAX_EPOCH": 2})
+    settings = Settings(data="/d", output=str(tmp_path), backbone="tiny-random", opts=("OPTIM.MAX_EPOCH", "2"))
+    plan = plan_seed("fewshot", "demo", 4, 1, settings)
+    assert plan.step("train").run_dir.endswith("/tiny_random_ep2_4shots/seed1")
+    assert f"{tmp_path}/demo/DPL/tiny_random_ep40_4shots holds runs of these settings" in plan.layout.note
+    assert f"runs now go to {tmp_path}/demo/DPL/tiny_random_ep2_4shots" in plan.layout.note
+    same = Settings(data="/d", output=str(tmp_path), backbone="tiny-random", opts=("OPTIM.MAX_EPOCH", "40"))
+    assert plan_seed("fewshot", "demo", 4, 1, same).layout.note == ""  # same name: nothing earlier to point at
+    other = Settings(data="/d", output=str(tmp_path), backbone="tiny-random", opts=("OPTIM.MAX_EPOCH", "3"))
+    assert plan_seed("fewshot", "demo", 4, 1, other).layout.note == ""  # the old run is another configuration's
