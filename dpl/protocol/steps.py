@@ -2,18 +2,35 @@
 that marks it finished, the step it needs. The one place that knows run-folder names and how steps chain; the
 protocol scripts and the sweep both plan with it, so they share folders and skip rules.
 
-Folders (OUTPUT = settings.output; names as the scripts have always written them):
-  fewshot   OUTPUT/<dataset>/DPLSearch/<search>_<K>shots/seed<S>, OUTPUT/<dataset>/<trainer>/<cfg>_<K>shots<tag>/seed<S>
-  base2new  OUTPUT/base2new/{search_base,train_base,test_new}/<dataset>/shots_<K>/<trainer>/<cfg><tag>/seed<S>
+Folders (OUTPUT = settings.output; without OPTS, names as the scripts have always written them):
+  fewshot   OUTPUT/<dataset>/DPLSearch/<search>_<K>shots<opts>/seed<S>,
+            OUTPUT/<dataset>/<trainer>/<cfg>_<K>shots<tag><opts>/seed<S>
+  base2new  OUTPUT/base2new/{search_base,train_base,test_new}/<dataset>/shots_<K>/<trainer>/<cfg><tag><opts>/seed<S>
   xd        OUTPUT/xd/{search,train}/<source>/shots_<K>/...  and  OUTPUT/xd/test/<target>/shots_<K>/...
+<opts> is the suffix of the result-changing OPTS (opts_suffix); an OPTS value that a config name states (ep40)
+replaces it in the name instead (docs/run_folders.md).
 """
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from dpl.run_identity import NOT_IDENTITY
+
 from . import configs
 from .settings import ProtocolError, abs_from
+
+# OPTS keys that name no folder: those outside the fingerprint, and the loader's worker count (each sample's
+# augmentation is seeded by the sampler, so the workers do not change results).
+NO_SUFFIX = frozenset(NOT_IDENTITY) | {"DATALOADER.NUM_WORKERS"}
+# Short words for the keys a sweep changes most; any other key is named by its last part (OPTIM.MOMENTUM -> momentum).
+SHORT = {"OPTIM.LR": "lr", "OPTIM.MAX_EPOCH": "ep", "OPTIM.WEIGHT_DECAY": "wd", "OPTIM.WARMUP_EPOCH": "warmup",
+         "DATALOADER.TRAIN_X.BATCH_SIZE": "bs"}
+# Values a config name states (vit_b16_ep40, ..._batch4_...): an OPTS value rewrites that word in place.
+IN_NAME = {"OPTIM.MAX_EPOCH": "ep", "DATALOADER.TRAIN_X.BATCH_SIZE": "batch"}
+MAX_SUFFIX = 40  # a longer suffix becomes a hash (the run's results.json holds the full configuration)
 
 PROTOCOLS = ("fewshot", "base2new", "xd")
 SEARCHER = "DPLSearch"
@@ -60,12 +77,93 @@ def sanitize(spec):
     return s[:-len(".json")] if s.endswith(".json") else s
 
 
+def short_hash(text, n=8):
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def layout_file_tag(path):
+    """A layout file as a short folder-name fragment: its name (at most 24 characters) and 8 hex of its content's
+    sha256, so two files of one name, or one file edited, never share a folder: my_layout-3f2a9c1e."""
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:8]
+    stem = sanitize(os.path.basename(path))[:24].rstrip("-.") or "layout"
+    return f"{stem}-{digest}"
+
+
+def opts_pairs(opts):
+    """The result-changing OPTS as {key: value}, a later pair of one key winning as in train.py."""
+    pairs = dict(zip(opts[::2], opts[1::2]))
+    return {k: v for k, v in pairs.items() if k not in NO_SUFFIX}
+
+
+def _value_word(value):
+    """A value as it reads in a folder name: numbers in one spelling (0.010 and 1e-2 -> 0.01); a path by its last
+    part (a different folder of the same name is refused by the run's fingerprint); characters that cannot be in
+    a name as '-'."""
+    try:
+        number = float(value)
+        if number == int(number) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+            return str(int(number))
+        return repr(number)
+    except (ValueError, OverflowError):
+        value = os.path.basename(value.rstrip("/")) or value
+        return re.sub(r"[^A-Za-z0-9._-]", "-", value).strip("-.") or "x"
+
+
+def _is_number(value):
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
+def rename_in_name(name, pairs):
+    """``name`` with each value it states and OPTS overrode rewritten (vit_b16_ep40 + OPTIM.MAX_EPOCH 2 ->
+    vit_b16_ep2), and the pairs still to name in the suffix."""
+    rest = dict(pairs)
+    for key, word in IN_NAME.items():
+        if key not in rest:
+            continue
+        pattern = rf"(?<![A-Za-z0-9]){word}[0-9]+(?![A-Za-z0-9])"
+        if re.search(pattern, name):
+            name = re.sub(pattern, word + _value_word(rest.pop(key)), name)
+    return name, rest
+
+
+def opts_suffix(pairs):
+    """``_lr0.01_lrscheduler-cosine`` for the pairs (by key, so their order on the command line does not matter);
+    a suffix longer than MAX_SUFFIX becomes ``_opts-<12 hex>`` of the pairs (numbers in one spelling)."""
+    if not pairs:
+        return ""
+    words = {}
+    for key in sorted(pairs):
+        word = SHORT.get(key) or key.rsplit(".", 1)[-1].lower().replace("_", "")
+        if word in words.values():  # two keys ending alike (TRAINER.A.N_CTX, TRAINER.B.N_CTX): the whole key
+            word = key.lower().replace(".", "-").replace("_", "")
+        words[key] = word
+    # numbers follow their word (lr0.01), other values after a '-' (lrscheduler-cosine, folder-my_images)
+    suffix = "".join(f"_{words[k]}{'' if _is_number(pairs[k]) else '-'}{_value_word(pairs[k])}" for k in sorted(pairs))
+    if len(suffix) > MAX_SUFFIX:
+        spelled = {k: _value_word(v) if _is_number(v) else v for k, v in pairs.items()}
+        suffix = "_opts-" + short_hash(" ".join(f"{k}={spelled[k]}" for k in sorted(pairs)), 12)
+    return suffix
+
+
+def folder_name(base, settings, tail=""):
+    """``base`` (a config's run name) + ``tail`` (shots, layout tag) + the OPTS suffix, with a value the name states
+    rewritten when OPTS changed it."""
+    base, rest = rename_in_name(base, opts_pairs(settings.opts))
+    return base + tail + opts_suffix(rest)
+
+
 @dataclass
 class Layout:
     mode: str  # searched | none | spec
     spec: str = ""  # the TRAINER.LAYOUT value of mode spec
     tag: str = ""  # the trainer folder's suffix
     note: str = ""  # said once to the user
+    old_tag: str = ""  # the tag the earlier naming gave (a layout file's whole path), "" = the same as tag
 
 
 def resolve_layout(trainer, settings):
@@ -86,7 +184,7 @@ def resolve_layout(trainer, settings):
     if not os.path.isfile(path):
         raise ProtocolError(f"LAYOUT='{layout}': no such layout file ({path}); expected searched, none, "
                             "uniform:K[:DEPTH], random:SEED, zero or a layout JSON file")
-    return Layout("spec", path, "_" + sanitize(layout))
+    return Layout("spec", path, "_" + layout_file_tag(path), old_tag="_" + sanitize(layout))
 
 
 @dataclass
@@ -108,13 +206,13 @@ def plan_seed(protocol, dataset, shots, seed, settings, trainer=None):
     cfg_name = settings.cfg or configs.default_cfg(trainer, protocol, settings)
     layout = resolve_layout(trainer, settings)
     trainer_cfg = configs.trainer_config(trainer, cfg_name, settings)
-    name = run_name(cfg_name, settings.backbone) + layout.tag
-    search_name = run_name(settings.search_cfg, settings.backbone)
+    base, search_base = run_name(cfg_name, settings.backbone), run_name(settings.search_cfg, settings.backbone)
+    name, search_name = folder_name(base, settings, layout.tag), folder_name(search_base, settings)
     out, k = settings.output, shots
     common = ["--seed", str(seed)]
     if protocol == "fewshot":
-        search_dir = f"{out}/{dataset}/{SEARCHER}/{search_name}_{k}shots/seed{seed}"
-        train_dir = f"{out}/{dataset}/{trainer}/{run_name(cfg_name, settings.backbone)}_{k}shots{layout.tag}/seed{seed}"
+        search_dir = f"{out}/{dataset}/{SEARCHER}/{folder_name(search_base, settings, f'_{k}shots')}/seed{seed}"
+        train_dir = f"{out}/{dataset}/{trainer}/{folder_name(base, settings, f'_{k}shots{layout.tag}')}/seed{seed}"
         test_dir = ""
         cfg = configs.dataset_config(dataset, settings)
         train_args = [*common, "--dataset-config-file", cfg, "DATASET.NUM_SHOTS", str(k)]
@@ -175,7 +273,31 @@ def plan_seed(protocol, dataset, shots, seed, settings, trainer=None):
             model_dir = train_dir
         plan.steps.append(Step("test", protocol, dataset, k, seed, trainer, test_dir, full(test_dir, test_run),
                                train_dir, layout_file, model_dir))
+    shots_part = f"_{k}shots" if protocol == "fewshot" else ""
+    old_names = {SEARCHER: search_base + shots_part, trainer: base + shots_part + (layout.old_tag or layout.tag)}
+    notes = [earlier_naming_note(step, old_names[step.trainer], settings) for step in plan.steps]
+    layout.note = "\n".join(filter(None, [layout.note, *notes]))
     return plan
+
+
+def earlier_naming_note(step, old_name, settings):
+    """A note when the folder the earlier naming (before OPTS and layout files named folders short) gave this step
+    holds a finished run of the same OPTS: where it is and that moving it reuses it. "" otherwise."""
+    experiment = experiment_dir(step)
+    old = os.path.join(os.path.dirname(experiment), old_name)
+    marker = os.path.join(old, os.path.basename(step.run_dir), os.path.basename(step.marker))
+    if old == experiment or not os.path.isfile(marker):
+        return ""
+    try:
+        with open(marker) as f:
+            recorded = json.load(f).get("fingerprint") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    wanted = opts_pairs(settings.opts)
+    if any(_value_word(str(recorded.get(f"config.{k}"))) != _value_word(v) for k, v in wanted.items()):
+        return ""  # another configuration's run (e.g. the default run beside a variant): nothing to say
+    return (f"note: {old} holds runs of these settings named before OPTS named folders; runs now go to "
+            f"{experiment}: move its seed folders there to reuse them (docs/run_folders.md)")
 
 
 def source_of(protocol, dataset, settings):

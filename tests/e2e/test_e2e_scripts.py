@@ -24,11 +24,11 @@ def dpl_main(script_env):
 def test_main_searches_trains_tests_and_prints_the_table(dpl_main, script_env):
     from pathlib import Path
     out = Path(script_env["OUTPUT"])
-    search = next(out.glob("demo/DPLSearch/*_2shots/seed1"))
+    search = next(out.glob("demo/DPLSearch/search_tiny_random_2shots*/seed1"))
     layout = json.loads((search / "layout.json").read_text())
     assert set(layout) >= {"vision", "text", "max_length", "confidence"}
     assert (search / "layout.png").stat().st_size > 0
-    train = next(out.glob("demo/DPL/*_2shots/seed1"))
+    train = next(out.glob("demo/DPL/tiny_random_ep1_2shots*/seed1"))
     assert "=> result" in (train / "log.txt").read_text()
     assert json.loads((train / "results.json").read_text())["layout"].endswith("layout.json")
     # one seed: a mean with no interval, never a "± 0.00" that reads like one
@@ -57,14 +57,15 @@ def test_fixed_runs_the_corrected_configs_beside_the_official_ones(dpl_main, scr
     from pathlib import Path
     out = Path(script_env["OUTPUT"])
     fixed = run_script("main.sh", "demo", 2, env={**script_env, "FIXED": "1"})
-    search = out / "demo/DPLSearch/search_fixed_tiny_random_2shots/seed1"
-    train = out / "demo/DPL/tiny_random_ep40_fixed_2shots/seed1"
+    # OPTS (MAX_EPOCH 1, TEST.BATCH_SIZE 16) name the folders: ep40 becomes ep1, the batch size a suffix
+    search = out / "demo/DPLSearch/search_fixed_tiny_random_2shots_batchsize16_ep1/seed1"
+    train = out / "demo/DPL/tiny_random_ep1_fixed_2shots_batchsize16/seed1"
     assert (search / "layout.json").is_file() and (train / "results.json").is_file()
     log = (train / "log.txt").read_text()
     assert "CTX_INIT: ensemble_aligned" in log and "KD_REDUCTION: batchmean" in log
     search_log = (search / "log.txt").read_text()
     assert "normal initialisation" in search_log and "validation batches in turn" in search_log
-    assert (out / "demo/DPLSearch/search_tiny_random_2shots/seed1/layout.json").is_file()  # the official run is untouched
+    assert (out / "demo/DPLSearch/search_tiny_random_2shots_batchsize16_ep1/seed1/layout.json").is_file()  # the official run is untouched
     assert "skip" not in fixed.stdout.lower()
 
 

@@ -3,6 +3,7 @@ writes what a finished run leaves: the order of steps, run folders, skipping fin
 handling, base-to-new and cross-dataset wiring. No training happens here (tests/e2e runs the real thing)."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,14 +78,14 @@ def test_main_searches_then_trains_each_seed_with_its_layout(env):
     assert seq == [("DPLSearch", "1"), ("DPL", "1"), ("DPLSearch", "2"), ("DPL", "2")]
     search, train = calls(env)[0]["argv"], calls(env)[1]["argv"]
     assert calls(env)[0]["cwd"] == str(REPO)  # runs from the repo root whatever the caller's cwd
-    assert arg(search, "--output-dir") == str(out / "demo/DPLSearch/search_tiny_random_4shots/seed1")
+    assert arg(search, "--output-dir") == str(out / "demo/DPLSearch/search_tiny_random_4shots_ep2/seed1")
     assert arg(search, "--config-file").endswith("trainers/DPL/search.yaml")
-    assert arg(train, "--output-dir") == str(out / "demo/DPL/tiny_random_ep40_4shots/seed1")
+    assert arg(train, "--output-dir") == str(out / "demo/DPL/tiny_random_ep2_4shots/seed1")
     assert arg(train, "--dataset-config-file").endswith("datasets/demo.yaml")
     assert arg(train, "--backbone") == "tiny-random" and arg(train, "--root") == env["DATA"]
     pairs = opts(train)
     assert ("DATASET.NUM_SHOTS", "4") in pairs
-    assert ("TRAINER.LAYOUT", str(out / "demo/DPLSearch/search_tiny_random_4shots/seed1/layout.json")) in pairs
+    assert ("TRAINER.LAYOUT", str(out / "demo/DPLSearch/search_tiny_random_4shots_ep2/seed1/layout.json")) in pairs
     assert pairs[-2:] == [("OPTIM.MAX_EPOCH", "2"), ("DATALOADER.NUM_WORKERS", "0")]  # user OPTS last
     # the parsed summary over seeds (51, 52) and the layout agreement (vision layer 0 differs)
     assert "* accuracy: 51.50% +- 0.69%" in proc.stdout
@@ -97,7 +98,7 @@ def test_rerun_skips_finished_steps_and_resumes_unfinished(env):
     again = run("main.sh", "demo", 4, env=env)
     assert len(calls(env)) == n and again.stdout.count("skip: ") == 4
     # seed 2's training was interrupted (no results.json): only that run is started again
-    (Path(env["OUTPUT"]) / "demo/DPL/tiny_random_ep40_4shots/seed2/results.json").unlink()
+    (Path(env["OUTPUT"]) / "demo/DPL/tiny_random_ep2_4shots/seed2/results.json").unlink()
     run("main.sh", "demo", 4, env=env)
     new = calls(env)[n:]
     assert [(arg(c["argv"], "--trainer"), arg(c["argv"], "--seed")) for c in new] == [("DPL", "2")]
@@ -107,14 +108,14 @@ def test_coop_defaults_to_no_layout_and_no_search(env):
     run("main.sh", "demo", 4, env=env, TRAINER="CoOp")
     assert [(arg(c["argv"], "--trainer"), arg(c["argv"], "--seed")) for c in calls(env)] == [("CoOp", "1"), ("CoOp", "2")]
     assert "--eval-only" not in calls(env)[0]["argv"]
-    assert arg(calls(env)[0]["argv"], "--output-dir").endswith("demo/CoOp/tiny_random_ep50_4shots_nolayout/seed1")
+    assert arg(calls(env)[0]["argv"], "--output-dir").endswith("demo/CoOp/tiny_random_ep2_4shots_nolayout/seed1")
     assert "TRAINER.LAYOUT" not in calls(env)[0]["argv"]
 
 
 def test_layout_spec_skips_search_and_tags_the_folder(env):
     run("main.sh", "demo", 4, env=env, TRAINER="IVLP", LAYOUT="uniform:2:9", SEEDS="1")
     (only,) = calls(env)
-    assert arg(only["argv"], "--output-dir").endswith("demo/IVLP/tiny_random_c2_ep5_batch4_2+2ctx_4shots_uniform-2-9/seed1")
+    assert arg(only["argv"], "--output-dir").endswith("demo/IVLP/tiny_random_c2_ep2_batch4_2+2ctx_4shots_uniform-2-9/seed1")
     assert ("TRAINER.LAYOUT", "uniform:2:9") in opts(only["argv"])
 
 
@@ -123,14 +124,15 @@ def test_layout_file_relative_to_caller(env, tmp_path):
     run("main.sh", "demo", 4, env=env, cwd=tmp_path, SEEDS="1", LAYOUT="mine.json")
     (only,) = calls(env)
     assert ("TRAINER.LAYOUT", str(tmp_path / "mine.json")) in opts(only["argv"])
-    assert "_mine/seed1" in arg(only["argv"], "--output-dir")
+    # the file's name and 8 hex of its content, not its whole path
+    assert re.search(r"/tiny_random_ep2_4shots_mine-[0-9a-f]{8}/seed1$", arg(only["argv"], "--output-dir"))
 
 
 def test_zeroshot_is_eval_only(env):
     run("main.sh", "demo", 4, env=env, TRAINER="ZeroshotCLIP", SEEDS="1")
     (only,) = calls(env)
     assert "--eval-only" in only["argv"] and "TRAINER.LAYOUT" not in only["argv"]
-    assert arg(only["argv"], "--output-dir").endswith("demo/ZeroshotCLIP/tiny_random_4shots/seed1")
+    assert arg(only["argv"], "--output-dir").endswith("demo/ZeroshotCLIP/tiny_random_4shots_ep2/seed1")
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -189,8 +191,8 @@ def test_cross_dataset(env):
     run("xd_test.sh", "other", 1, env=env, XD_SOURCE="demo")
     search, train, test = (c["argv"] for c in calls(env))
     out = Path(env["OUTPUT"]) / "xd"
-    assert arg(train, "--output-dir") == str(out / "train/demo/shots_16/DPL/tiny_random_ep40/seed1")
-    assert arg(test, "--output-dir") == str(out / "test/other/shots_16/DPL/tiny_random_ep40/seed1")
+    assert arg(train, "--output-dir") == str(out / "train/demo/shots_16/DPL/tiny_random_ep2/seed1")
+    assert arg(test, "--output-dir") == str(out / "test/other/shots_16/DPL/tiny_random_ep2/seed1")
     assert arg(test, "--dataset-config-file").endswith("datasets/other.yaml")
     assert arg(test, "--model-dir") == arg(train, "--output-dir") and "DATASET.NUM_SHOTS" not in test
     table = subprocess.run([sys.executable, str(REPO / "parse_test_res.py"), "--table", str(out / "test")],
@@ -219,7 +221,7 @@ def test_demo_runs_main_with_tiny_random_and_a_banner(env):
     assert proc.stdout.count("SMOKE RUN (tiny-random, generated data): numbers mean nothing") == 2
     train = calls(env)[-1]["argv"]
     assert arg(train, "--backbone") == "tiny-random" and ("OPTIM.MAX_EPOCH", "2") in opts(train)
-    assert arg(train, "--output-dir").endswith("demo/DPL/tiny_random_ep40_4shots/seed1")
+    assert arg(train, "--output-dir").endswith("demo/DPL/tiny_random_ep2_4shots/seed1")
 
 
 @pytest.mark.parametrize("protocol", ["fewshot", "base2new", "xd"])
@@ -250,8 +252,8 @@ def test_step_script_runs_what_the_protocol_scripts_run_in_the_same_folders(env,
     and the base-to-new scripts; what one of them finished the other skips."""
     plan = plan_of("fewshot", "demo", 4, 1, env=env)
     out = Path(env["OUTPUT"])
-    search = out / "demo/DPLSearch/search_tiny_random_4shots/seed1"
-    train = out / "demo/DPL/tiny_random_ep40_4shots/seed1"
+    search = out / "demo/DPLSearch/search_tiny_random_4shots_ep2/seed1"
+    train = out / "demo/DPL/tiny_random_ep2_4shots/seed1"
     assert [line for line, _ in plan] == [f"step 1 search todo {search}", f"step 1 train todo {train}"]
     run("step.sh", "search", "fewshot", "demo", 4, 1, env=env)
     run("step.sh", "train", "fewshot", "demo", 4, 1, env=env)
@@ -308,19 +310,23 @@ def test_sweep_script_runs_the_papers_three_protocols(env):
     ("ViT-L/14@336px", "vit_l14_336px_ep40_4shots", "search_vit_l14_336px_4shots"),
 ])
 def test_run_folders_are_named_by_the_backbone_used(env, backbone, train_name, search_name):
-    run("main.sh", "demo", 4, env=env, SEEDS="1", BACKBONE=backbone)
+    run("main.sh", "demo", 4, env=env, SEEDS="1", BACKBONE=backbone, OPTS="")
     search, train = (arg(c["argv"], "--output-dir") for c in calls(env))
     assert search.endswith(f"demo/DPLSearch/{search_name}/seed1") and train.endswith(f"demo/DPL/{train_name}/seed1")
 
 
-def test_rerun_with_other_opts_is_refused_and_nothing_is_overwritten(env):
+def test_rerun_with_other_opts_gets_its_own_folders_and_leaves_the_first_run_alone(env):
     run("main.sh", "demo", 4, env=env, SEEDS="1")
     n = len(calls(env))
-    results = Path(env["OUTPUT"]) / "demo/DPLSearch/search_tiny_random_4shots/seed1/layout.json"
+    results = Path(env["OUTPUT"]) / "demo/DPLSearch/search_tiny_random_4shots_ep2/seed1/layout.json"
     before = results.read_bytes()
-    proc = run("main.sh", "demo", 4, env=env, SEEDS="1", check=False, OPTS=env["OPTS"] + " OPTIM.LR 0.5")
-    assert proc.returncode == 2 and "another configuration" in proc.stderr
-    assert "skip" not in proc.stdout and len(calls(env)) == n and results.read_bytes() == before
+    run("main.sh", "demo", 4, env=env, SEEDS="1", OPTS=env["OPTS"] + " OPTIM.LR 0.5")
+    new = [arg(c["argv"], "--output-dir") for c in calls(env)[n:]]
+    assert [d.split("/demo/")[1] for d in new] == ["DPLSearch/search_tiny_random_4shots_lr0.5_ep2/seed1",
+                                                   "DPL/tiny_random_ep2_4shots_lr0.5/seed1"]
+    assert results.read_bytes() == before
+    proc = run("main.sh", "demo", 4, env=env, SEEDS="1")  # the first settings again: found finished
+    assert len(calls(env)) == n + 2 and "skip" in proc.stdout
 
 
 def test_config_root_of_ones_own_falls_back_to_the_shipped_trainer_configs(env, tmp_path):

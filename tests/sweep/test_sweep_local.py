@@ -46,10 +46,9 @@ def test_killed_runner_restarts_and_finishes_each_job_once(sweep_data, tmp_path)
     status = run_sweep(sweep_data, output, *SWEEP, "--status")
     assert "12 done" in status.stdout and "started" not in status.stdout
 
-    # the same sweep with another learning rate: the finished folders hold another configuration's runs, so every
-    # job is refused (naming the key), nothing runs, and no old result is reported as this sweep's
-    changed = run_sweep(sweep_data, output, *SWEEP, "OPTIM.LR", "0.5", check=False)  # SWEEP ends with its --opts
-    assert changed.returncode == 1
-    assert "refused" in changed.stdout and "OPTIM.LR" in changed.stdout
-    assert "0 done" in changed.stdout and "started" not in changed.stdout
+    # the same sweep with another learning rate: its runs get folders of their own (..._lr0.5), so nothing is
+    # finished or refused, and no finished run of the first sweep is reported as this one's
+    changed = run_sweep(sweep_data, output, *SWEEP, "OPTIM.LR", "0.5", "--status")  # SWEEP ends with its --opts
+    assert "0 done, 0 running, 0 failed, 12 pending" in changed.stdout, changed.stdout
+    assert "refused" not in changed.stdout and "started" not in changed.stdout
     assert sum(len(list(run.glob("log.txt*"))) for run in runs) == 12  # nothing ran again
