@@ -16,7 +16,7 @@ import time
 import torch
 
 from dpl.errors import DPLError
-from dpl.train_args import build_parser, parse_args  # noqa: F401 (train.py's command line, kept importable here)
+from dpl.runs.train_args import build_parser, parse_args  # noqa: F401 (train.py's command line, kept importable here)
 
 
 def print_run_header(args, cfg):
@@ -64,7 +64,7 @@ def results_record(trainer, cfg, args, elapsed):
 
 def resume_check(fingerprint, accept_unfingerprinted):
     """The engine's hook run on every model's checkpoint before a resume: refuse another configuration's."""
-    from dpl.run_identity import check_checkpoint
+    from dpl.runs.run_identity import check_checkpoint
 
     def check(checkpoint, path):
         warning = check_checkpoint(checkpoint, path, fingerprint, accept_unfingerprinted)
@@ -103,7 +103,7 @@ def run(args, cfg):
 
     import_repo_package("datasets")  # fills DATASET_REGISTRY (the repository's datasets/, not Hugging Face's)
     import_repo_package("trainers")  # fills TRAINER_REGISTRY
-    from dpl.run_identity import refuse_other_run, run_fingerprint
+    from dpl.runs.run_identity import refuse_other_run, run_fingerprint
 
     def fingerprint():
         return run_fingerprint(cfg, args.eval_only, args.model_dir, args.load_epoch)
@@ -124,7 +124,7 @@ def run(args, cfg):
         trainer.train()
 
     if getattr(trainer, "last_results", None) and distributed.is_main():
-        from dpl.finite_weights import refuse_non_finite_weights
+        from dpl.runs.finite_weights import refuse_non_finite_weights
 
         refuse_non_finite_weights({n: trainer._models[n] for n in trainer.get_model_names()}, "results.json")
         path = os.path.join(cfg.OUTPUT_DIR, "results.json")
@@ -141,7 +141,7 @@ def report_error(error):
 
 def main(args):
     """Run train.py with parsed ``args``; a DPLError is reported (also into log.txt) and exits with status 2."""
-    from dpl.config import setup_cfg
+    from dpl.runs.config import setup_cfg
     from dpl.engine.utils import setup_logger
 
     from dpl.engine import distributed

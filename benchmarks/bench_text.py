@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from clip.model import CLIP
 
-from dpl.dpl_text import class_text_input
+from dpl.method.dpl_text import class_text_input
 from dpl.prompting import Architecture, LayerPrompts, PromptedCLIP, PromptLayout, SearchSpace, supernet_prompts
-from dpl.text import class_prompt_inputs
-from dpl.text_context import TextContext
+from dpl.method.text import class_prompt_inputs
+from dpl.method.text_context import TextContext
 
 VITB16 = dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
               transformer_width=512, transformer_heads=8, transformer_layers=12)

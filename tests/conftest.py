@@ -13,6 +13,6 @@ import dpl  # noqa: F401  before any test imports clip: without pkg_resources, d
 
 torch.set_num_threads(1)
 # PREC fp16 stays fp16 on the CPU in the suite (its bit-exact checks of the official fp16 scheme run there); the
-# default for users is fp32 on a CPU (dpl/trainer_base.py; tests/baselines/test_cpu_precision.py unsets this)
+# default for users is fp32 on a CPU (dpl/method/trainer_base.py; tests/baselines/test_cpu_precision.py unsets this)
 os.environ.setdefault("DPL_CPU_FP16", "1")
 

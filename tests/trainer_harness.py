@@ -37,7 +37,7 @@ def build_as_train_py(trainer, config, data_root, output_dir, opts=(), seed=1):
         sys.path.insert(0, str(REPO))
     from train import build_parser
 
-    from dpl.config import setup_cfg
+    from dpl.runs.config import setup_cfg
     from dpl.engine import build_trainer
     from dpl.engine.utils import set_random_seed
 

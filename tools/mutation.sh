@@ -3,7 +3,7 @@
 # against every mutant. Not in CI (minutes per module on 2 cores); docs/testing.md records the last run.
 #   pip install mutmut
 #   bash tools/mutation.sh                                    # defaults below
-#   MODULES="trainers/dpl.py dpl/text.py" TESTS="tests/methods/test_losses.py" bash tools/mutation.sh
+#   MODULES="trainers/dpl.py dpl/method/text.py" TESTS="tests/methods/test_losses.py" bash tools/mutation.sh
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 MODULES="${MODULES:-trainers/promptsrc.py trainers/dpl.py}"

@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from yacs.config import CfgNode as CN
 
 from dpl.engine import TRAINER_REGISTRY
-from dpl.text_context import TextContext
-from dpl.trainer_base import CLIPLearner, PromptTrainer
-from dpl.layout_config import context_length_from_layout
-from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, OfficialCheckpoint
+from dpl.method.text_context import TextContext
+from dpl.method.trainer_base import CLIPLearner, PromptTrainer
+from dpl.method.layout_config import context_length_from_layout
+from dpl.method.official_checkpoints import CLASS_TOKEN_BUFFERS, OfficialCheckpoint
 
 
 def extend_cfg(cfg):

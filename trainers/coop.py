@@ -9,10 +9,10 @@ from yacs.config import CfgNode as CN
 
 from dpl.engine import TRAINER_REGISTRY
 from dpl.errors import ConfigError
-from dpl.layout_config import context_length_from_layout
-from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, OfficialCheckpoint
-from dpl.text import clean_classname, context_init_embedding, prompt_inputs, tokenize
-from dpl.trainer_base import CLIPLearner, PromptTrainer
+from dpl.method.layout_config import context_length_from_layout
+from dpl.method.official_checkpoints import CLASS_TOKEN_BUFFERS, OfficialCheckpoint
+from dpl.method.text import clean_classname, context_init_embedding, prompt_inputs, tokenize
+from dpl.method.trainer_base import CLIPLearner, PromptTrainer
 
 POSITIONS = ("end", "middle", "front")
 

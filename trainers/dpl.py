@@ -8,15 +8,15 @@ import torch
 import torch.nn.functional as F
 from yacs.config import CfgNode as CN
 
-from dpl.dpl_text import class_text_input
+from dpl.method.dpl_text import class_text_input
 from dpl.engine import TRAINER_REGISTRY
 from dpl.errors import ConfigError
-from dpl.layout_config import layout_from_cfg
-from dpl.official_checkpoints import FROZEN_IN_WRAPPERS, OfficialCheckpoint
+from dpl.method.layout_config import layout_from_cfg
+from dpl.method.official_checkpoints import FROZEN_IN_WRAPPERS, OfficialCheckpoint
 from dpl.prompting import LayerPrompts
-from dpl.templates import IMAGENET_TEMPLATES_60
-from dpl.text import mean_text_features
-from dpl.trainer_base import CLIPLearner, PromptTrainer
+from dpl.method.templates import IMAGENET_TEMPLATES_60
+from dpl.method.text import mean_text_features
+from dpl.method.trainer_base import CLIPLearner, PromptTrainer
 
 SEARCH_HINT = ("run the search first (python train.py --trainer DPLSearch --config-file "
                "configs/trainers/DPL/search.yaml ...) and pass TRAINER.LAYOUT <search output dir>/layout.json, "

@@ -16,7 +16,7 @@ from dpl.errors import ConfigError
 from dpl.prompting import Architecture, SearchSpace, supernet_prompts
 from dpl.prompting.supernet import draw_search_init
 from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
-from dpl.trainer_base import PromptTrainer
+from dpl.method.trainer_base import PromptTrainer
 
 from .dpl import FixedTextLearner
 

@@ -8,13 +8,13 @@ hand design (VPT uses its vision branch only).
 import torch
 from yacs.config import CfgNode as CN
 
-from dpl.deep_prompts import (DeepPromptLearner, build_ivlp_learner, draw_in_official_order, hand_layout,
+from dpl.method.deep_prompts import (DeepPromptLearner, build_ivlp_learner, draw_in_official_order, hand_layout,
                                ivlp_official_checkpoint, method_layout, without)
 from dpl.engine import TRAINER_REGISTRY
-from dpl.official_checkpoints import FROZEN_IN_WRAPPERS, OfficialCheckpoint
+from dpl.method.official_checkpoints import FROZEN_IN_WRAPPERS, OfficialCheckpoint
 from dpl.prompting import LayerPrompts
-from dpl.text import zero_shot_text_features
-from dpl.trainer_base import PromptTrainer
+from dpl.method.text import zero_shot_text_features
+from dpl.method.trainer_base import PromptTrainer
 
 
 def extend_cfg(cfg):

@@ -10,11 +10,11 @@ import copy
 import torch.nn as nn
 from yacs.config import CfgNode as CN
 
-from dpl.deep_prompts import DeepPromptLearner, DeepPrompts, hand_layout, method_layout
+from dpl.method.deep_prompts import DeepPromptLearner, DeepPrompts, hand_layout, method_layout
 from dpl.engine import TRAINER_REGISTRY
-from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, FROZEN_IN_WRAPPERS, OfficialCheckpoint, next_layer
+from dpl.method.official_checkpoints import CLASS_TOKEN_BUFFERS, FROZEN_IN_WRAPPERS, OfficialCheckpoint, next_layer
 from dpl.prompting import ReplacePrompt
-from dpl.trainer_base import PromptTrainer
+from dpl.method.trainer_base import PromptTrainer
 
 
 def extend_cfg(cfg):

@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from yacs.config import CfgNode as CN
 
-from dpl.deep_prompts import DeepPromptLearner, build_ivlp_learner, ivlp_official_checkpoint
+from dpl.method.deep_prompts import DeepPromptLearner, build_ivlp_learner, ivlp_official_checkpoint
 from dpl.engine import TRAINER_REGISTRY
-from dpl.templates import IMAGENET_TEMPLATES_60
-from dpl.text import mean_text_features
-from dpl.trainer_base import PromptTrainer
+from dpl.method.templates import IMAGENET_TEMPLATES_60
+from dpl.method.text import mean_text_features
+from dpl.method.trainer_base import PromptTrainer
 
 
 def extend_cfg(cfg):

@@ -4,9 +4,9 @@ from yacs.config import CfgNode as CN
 
 from dpl.engine import TRAINER_REGISTRY
 from dpl.errors import ConfigError
-from dpl.templates import IMAGENET_TEMPLATES, IMAGENET_TEMPLATES_SELECT, dataset_template
-from dpl.text import zero_shot_text_features
-from dpl.trainer_base import CLIPLearner, PromptTrainer
+from dpl.method.templates import IMAGENET_TEMPLATES, IMAGENET_TEMPLATES_SELECT, dataset_template
+from dpl.method.text import zero_shot_text_features
+from dpl.method.trainer_base import CLIPLearner, PromptTrainer
 
 
 def extend_cfg(cfg):

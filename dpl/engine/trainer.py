@@ -45,7 +45,7 @@ class TrainerBase:
         self._optims = OrderedDict()
         self._scheds = OrderedDict()
         self._writer = None
-        # What identifies the run (dpl.run_identity; train.py sets it): stored in every checkpoint.
+        # What identifies the run (dpl.runs.run_identity; train.py sets it): stored in every checkpoint.
         self.fingerprint = None
         # resume_check(checkpoint, path), run on every model's checkpoint before a resume and raising to refuse it
         # (train.py sets the run-identity check; the engine itself knows nothing of fingerprints). None: no check.

@@ -68,7 +68,7 @@ class OpenCLIPFamily:
 
     @staticmethod
     def check(model):
-        from dpl.backbone_open_clip import check_model
+        from dpl.backbones.open_clip_backbone import check_model
 
         check_model(model)
 

@@ -7,7 +7,7 @@
 The fingerprint holds the code version and file hashes, so it is computed by the interpreter that runs train.py:
 in this process when that is this very interpreter (one process for a whole protocol, and without importing torch
 when the step's stamp says nothing changed since the last full check: stamps.py), else by that interpreter
-(``PYTHON -m dpl.run_identity check``, one process per finished step).
+(``PYTHON -m dpl.runs.run_identity check``, one process per finished step).
 """
 import json
 import os
@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 
-from dpl.run_identity import OtherRunError
+from dpl.runs.run_identity import OtherRunError
 
 from . import stamps
 from .settings import REPO
@@ -46,7 +46,7 @@ def finished(step, settings):
     if runs_here(settings.python):
         if stamps.holds(step, REPO):
             return True
-        from dpl import run_identity
+        from dpl.runs import run_identity
 
         if not run_identity.finished_args(from_repo(step.args)):
             return False
@@ -54,7 +54,7 @@ def finished(step, settings):
             recorded = json.load(f).get("fingerprint") or {}
         stamps.leave(step, REPO, recorded, run_identity.hashed_files())
         return True
-    proc = subprocess.run([*settings.python, "-m", "dpl.run_identity", "check", *step.args], cwd=REPO,
+    proc = subprocess.run([*settings.python, "-m", "dpl.runs.run_identity", "check", *step.args], cwd=REPO,
                           capture_output=True, text=True)
     if proc.returncode in (0, 1):
         return proc.returncode == 0

@@ -6,7 +6,7 @@ import shlex
 import subprocess
 import sys
 
-from dpl.run_identity import OtherRunError
+from dpl.runs.run_identity import OtherRunError
 
 from .decide import finished
 from .settings import REPO, ProtocolError

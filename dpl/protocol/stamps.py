@@ -1,6 +1,6 @@
 """A finished step's skip check without importing torch: the stamp a full check leaves.
 
-A full check (``dpl.run_identity.finished``) builds the run's config, which loads the trainers, datasets and
+A full check (``dpl.runs.run_identity.finished``) builds the run's config, which loads the trainers, datasets and
 backbone code (torch: seconds per process). When it finds a step finished, it leaves ``.skip_check.json`` in the run
 folder: the train.py arguments, the interpreter, the code version, and the size and modification time of every file
 the fingerprint read (configs, split files, weights, layout, checkpoints, the marker itself; and the folders an

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from dpl.run_identity import NOT_IDENTITY
+from dpl.runs.run_identity import NOT_IDENTITY
 
 from . import configs
 from .settings import ProtocolError, abs_from

@@ -93,8 +93,8 @@ def tower_layers(backbone):
     """``{"vision": n, "text": n}``: the depths of ``backbone``'s towers, from its model description (tiny-random:
     ours; OpenAI and open_clip names: open_clip's config of that architecture, else the OpenAI weights file when
     it is on this machine). None when neither is available; LayoutError when the name is unknown."""
-    from dpl import backbone_open_clip
-    from dpl.backbone import TINY_ARCH, TINY_NAME
+    from dpl.backbones import open_clip_backbone as backbone_open_clip
+    from dpl.backbones.loading import TINY_ARCH, TINY_NAME
 
     if backbone == TINY_NAME:
         return {"vision": TINY_ARCH["vision_layers"], "text": TINY_ARCH["transformer_layers"]}
@@ -113,7 +113,7 @@ def tower_layers(backbone):
 
 
 def _layers_of_weights_file(backbone):
-    from dpl.backbone import _read_state_dict, local_weights_file
+    from dpl.backbones.loading import _read_state_dict, local_weights_file
 
     try:
         file = local_weights_file(backbone)

@@ -14,7 +14,7 @@ from pathlib import Path
 from dpl.errors import ConfigError
 from dpl.protocol import PROTOCOLS, finished, plan_seed
 from dpl.protocol import Settings as PlanSettings
-from dpl.run_identity import OtherRunError
+from dpl.runs.run_identity import OtherRunError
 
 REPO = Path(__file__).resolve().parents[2]
 

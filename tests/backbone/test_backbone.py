@@ -1,11 +1,11 @@
-"""dpl.backbone: tiny-random, archive/state-dict round trips through the real-name lookup, and its errors."""
+"""dpl.backbones.loading: tiny-random, archive/state-dict round trips through the real-name lookup, and its errors."""
 import clip.clip as clip_impl
 import pytest
 import torch
 from clip.model import CLIP
 
-from dpl import backbone
-from dpl.backbone import (build_tiny_clip, is_vit, load_clip, official_filename, require_vit,
+from dpl.backbones import loading as backbone
+from dpl.backbones.loading import (build_tiny_clip, is_vit, load_clip, official_filename, require_vit,
                           save_tiny_clip_archive, tiny_clip_state_dict)
 from dpl.errors import BackboneError, UnknownNameError
 

@@ -10,7 +10,7 @@ import torch
 
 pytest.importorskip("open_clip")
 
-from dpl.backbone import input_settings, load_backbone  # noqa: E402
+from dpl.backbones.loading import input_settings, load_backbone  # noqa: E402
 from dpl.errors import BackboneError, UnknownNameError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def test_towers_open_clip_builds_elsewhere_are_refused_before_any_download(name,
 def test_an_offline_hub_says_what_to_put_where(tmp_path):
     """A tag whose weights are neither cached nor downloadable (offline hub): the error names the cache, the repo,
     the files and the PRETRAINED file alternative (in a subprocess: the hub reads its settings at import)."""
-    code = ("from dpl.backbone import load_backbone\n"
+    code = ("from dpl.backbones.loading import load_backbone\n"
             "load_backbone('open_clip:ViT-B-16', pretrained='laion2b_s34b_b88k')\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
@@ -101,7 +101,7 @@ def test_preprocessing_comes_from_open_clip():
 def test_setup_cfg_takes_open_clips_preprocessing_unless_given_on_the_command_line():
     from train import build_parser
 
-    from dpl.config import setup_cfg
+    from dpl.runs.config import setup_cfg
 
     base = ["--backbone", "open_clip:ViT-L-14", "--config-file", str(REPO / "configs/trainers/CoOp/vit_b16_ep50.yaml")]
     cfg = setup_cfg(build_parser().parse_args([*base, "MODEL.BACKBONE.PRETRAINED", "laion2b_s32b_b82k"]))

@@ -5,7 +5,7 @@ NEW = ["car", "tree", "boat", "bird", "house"]
 
 
 def make_cfg(trainer_node=None, layout="", **opts):
-    from dpl.config import get_cfg
+    from dpl.runs.config import get_cfg
 
     cfg = get_cfg()
     cfg.MODEL.BACKBONE.NAME = "tiny-random"

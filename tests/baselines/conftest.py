@@ -7,7 +7,7 @@ import torch
 
 @pytest.fixture(scope="session")
 def tiny_clip():
-    from dpl.backbone import build_tiny_clip
+    from dpl.backbones.loading import build_tiny_clip
     from dpl.prompting import PromptedCLIP
 
     model = build_tiny_clip().float()

@@ -15,7 +15,7 @@ def test_every_baseline_has_configs():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_config_merges_with_clip_settings(path):
-    from dpl.config import get_cfg, merge_from_file
+    from dpl.runs.config import get_cfg, merge_from_file
 
     cfg = get_cfg()
     merge_from_file(cfg, str(path))

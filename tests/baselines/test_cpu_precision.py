@@ -5,7 +5,7 @@ import pytest
 import torch
 from trainer_harness import build
 
-from dpl.trainer_base import CPU_FP16_ENV
+from dpl.method.trainer_base import CPU_FP16_ENV
 
 
 @pytest.fixture(scope="module")

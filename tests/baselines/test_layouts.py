@@ -48,7 +48,7 @@ def test_language_only_leaves_vision_unprompted(tiny_clip, images):
 
 
 def test_context_init_words_start_the_context(tiny_clip):
-    from dpl.text import context_init_embedding
+    from dpl.method.text import context_init_embedding
 
     learner = build_learner("IVLP", make_cfg("IVLP", PROMPT_DEPTH_TEXT=2), tiny_clip)
     init = context_init_embedding(tiny_clip, "a photo of a")
@@ -171,7 +171,7 @@ def _layout_for(tmp_path, backbone, vision, text):
 
 def test_a_layout_made_for_another_backbone_is_a_warning_or_an_error_naming_both(tiny_clip, tmp_path, capsys):
     from dpl.errors import LayoutError
-    from dpl.layout_config import layout_from_cfg
+    from dpl.method.layout_config import layout_from_cfg
 
     lv, lt = tiny_clip.vision_layers, tiny_clip.text_layers
     same_depth = _layout_for(tmp_path, "ViT-B/32", [1] * lv, [1] * lt)

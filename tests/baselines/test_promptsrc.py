@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from baseline_helpers import BASE, build_learner, make_cfg
-from dpl.templates import IMAGENET_TEMPLATES_60
+from dpl.method.templates import IMAGENET_TEMPLATES_60
 from trainers.promptsrc import PromptSRC, gpa_weights
 
 OPTS = {"PROMPT_DEPTH_VISION": 2, "PROMPT_DEPTH_TEXT": 2}

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from clip.model import CLIP
 from cuda_helpers import DEVICE, rel_err
 
-from dpl.backbone import to_precision
+from dpl.backbones.loading import to_precision
 from dpl.prompting import Architecture, KVPrompt, PromptedCLIP, SearchSpace, supernet_prompts
 
 pytestmark = pytest.mark.cuda

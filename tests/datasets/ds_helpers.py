@@ -4,7 +4,7 @@ import datasets  # noqa: F401  (registers every dataset)
 
 def make_cfg(root, name, num_shots=0, subsample="all", seed=1, folder=""):
     """A config with the DATASET keys the readers use: the engine's defaults when they exist, plus
-    the keys ``dpl/config.py`` adds (SUBSAMPLE_CLASSES, FOLDER) if they are not there yet."""
+    the keys ``dpl/runs/config.py`` adds (SUBSAMPLE_CLASSES, FOLDER) if they are not there yet."""
     try:
         from dpl.engine.config import get_cfg_default
         cfg = get_cfg_default()

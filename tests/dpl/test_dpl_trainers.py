@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-pytest.importorskip("dpl.config")
+pytest.importorskip("dpl.runs.config")
 from dpl_harness import build  # noqa: E402
 from trainer_harness import train_until_interrupted  # noqa: E402
 
@@ -118,7 +118,7 @@ def test_resumed_search_ends_equal_to_uninterrupted(search_run, data_root, tmp_p
 # ---- train stage --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def layout_file(tmp_path_factory):
-    from dpl.backbone import build_tiny_clip
+    from dpl.backbones.loading import build_tiny_clip
     from dpl.prompting import PromptedCLIP, PromptLayout
 
     clip = PromptedCLIP(build_tiny_clip())

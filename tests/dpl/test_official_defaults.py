@@ -50,8 +50,8 @@ def test_promptsrc_text_target_is_the_mean_of_raw_fp32_features_then_normalised(
     are averaged over the templates, then normalised (not normalised per template first)."""
     import clip
 
-    from dpl.backbone import load_clip
-    from dpl.templates import IMAGENET_TEMPLATES_60
+    from dpl.backbones.loading import load_clip
+    from dpl.method.templates import IMAGENET_TEMPLATES_60
 
     trainer = build("PromptSRC", data_root, tmp_path, "fp16")
     target = trainer.model.frozen_text()
@@ -72,7 +72,7 @@ def test_random_context_for_a_seed_is_coops(name, precision, data_root, tmp_path
     RNG, then loads the weights), then the context as nn.init.normal_(std=0.02) of an (n_ctx, width) tensor in
     CLIP's dtype."""
     from dpl.engine.utils import set_random_seed
-    from dpl.official_draws import replay_clip_constructor
+    from dpl.method.official_draws import replay_clip_constructor
 
     opts = ["TRAINER.COCOOP.CTX_INIT", ""] if name == "CoCoOp" else []
     trainer = build(name, data_root, tmp_path, precision, opts, seed=3)

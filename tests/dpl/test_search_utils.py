@@ -4,11 +4,11 @@ import json
 import pytest
 import torch
 
-from dpl.backbone import build_tiny_clip
-from dpl.dpl_text import DEFAULT_TEMPLATE, aligned_ensemble_text_input, class_text_input
+from dpl.backbones.loading import build_tiny_clip
+from dpl.method.dpl_text import DEFAULT_TEMPLATE, aligned_ensemble_text_input, class_text_input
 from dpl.errors import ConfigError
 from dpl.search import diagnose, load_alpha_history, plot_search, save_alpha_probabilities
-from dpl.text import class_prompt_inputs
+from dpl.method.text import class_prompt_inputs
 
 CLASSES = ["dog", "golden_retriever", "a very long class name with many words"]
 
@@ -39,7 +39,7 @@ def test_official_ensemble_is_the_plain_positionwise_mean_read_at_the_last_templ
     official 60-template list, average position by position, and read the feature at the EOT of the last one."""
     import clip
 
-    from dpl.templates import IMAGENET_TEMPLATES_60
+    from dpl.method.templates import IMAGENET_TEMPLATES_60
 
     assert len(IMAGENET_TEMPLATES_60) == 60
     assert IMAGENET_TEMPLATES_60[0] == "a photo of a {}." and IMAGENET_TEMPLATES_60[-1] == "itap of the {}."

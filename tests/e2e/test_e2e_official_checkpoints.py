@@ -27,7 +27,7 @@ def _eval_args(data_root, out, method, model_dir):
 
 @pytest.fixture(scope="module")
 def evaluations(data_root, tmp_path_factory):
-    from dpl.backbone import build_tiny_clip
+    from dpl.backbones.loading import build_tiny_clip
     from dpl.prompting import PromptedCLIP
 
     tmp = tmp_path_factory.mktemp("official")

@@ -90,7 +90,7 @@ def stub_trainers(monkeypatch):
 @pytest.fixture
 def toy_cfg(stub_trainers, tmp_path):
     """A mutable config for ToyLinearTrainer on ToyEngineTrainerData; output in tmp_path/out."""
-    from dpl.config import get_cfg
+    from dpl.runs.config import get_cfg
 
     cfg = get_cfg()
     cfg.DATASET.ROOT = str(tmp_path / "data")

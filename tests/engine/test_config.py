@@ -3,7 +3,7 @@ from argparse import Namespace
 
 import pytest
 
-from dpl.config import setup_cfg
+from dpl.runs.config import setup_cfg
 from dpl.engine.config import get_cfg_default
 from dpl.errors import ConfigError
 

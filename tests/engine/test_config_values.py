@@ -4,7 +4,7 @@ from argparse import Namespace
 
 import pytest
 
-from dpl.config import setup_cfg
+from dpl.runs.config import setup_cfg
 from dpl.errors import ConfigError
 
 

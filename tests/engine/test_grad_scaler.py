@@ -5,7 +5,7 @@ import pytest
 import torch
 from trainer_harness import build
 
-from dpl.trainer_base import make_grad_scaler
+from dpl.method.trainer_base import make_grad_scaler
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from methods_helpers import build_on
 
-from dpl.templates import IMAGENET_TEMPLATES_60
+from dpl.method.templates import IMAGENET_TEMPLATES_60
 
 TOL = dict(rtol=1e-4, atol=1e-5)  # fp32 on both sides; the prompted and reference paths order sums differently
 

@@ -27,7 +27,7 @@ def test_off_device_names_what_is_elsewhere():
 
 
 def test_loaded_clip_keeps_its_text_masks_with_the_weights():
-    from dpl.backbone import load_clip
+    from dpl.backbones.loading import load_clip
 
     model = load_clip("tiny-random", device="meta")
     assert tensors_off_device(model, "meta") == []

@@ -8,7 +8,7 @@ open_clip = pytest.importorskip("open_clip")
 
 from dpl.errors import BackboneError, ConfigError  # noqa: E402
 from dpl.prompting import Architecture, KVPrompt, PromptedCLIP, ReplacePrompt, SearchSpace, supernet_prompts  # noqa: E402
-from dpl.text import prompt_inputs  # noqa: E402
+from dpl.method.text import prompt_inputs  # noqa: E402
 
 from prompting_reference import (build_small_open_clip, reference_image_open_clip, reference_text_open_clip,  # noqa: E402
                                  rel_err)
@@ -127,7 +127,7 @@ def test_open_clip_fp16_scheme_keeps_layernorms_in_fp32(oc_images):
     """precision fp16 = open_clip's own conversion: fp16 weights, LayerNormFp32 (fp32 weights, fp32 compute)."""
     from open_clip.transformer import LayerNormFp32
 
-    from dpl.backbone import load_backbone
+    from dpl.backbones.loading import load_backbone
 
     model, tokenizer = load_backbone("open_clip:dpl-tiny", pretrained="random", dtype=torch.float16)
     ln = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dpl.prompting import Architecture, KVPrompt, PromptedCLIP, ReplacePrompt, SearchSpace, supernet_prompts
-from dpl.text import prompt_inputs
+from dpl.method.text import prompt_inputs
 
 from prompting_reference import build_small_clip, rel_err
 

@@ -3,7 +3,7 @@ leaves (log.txt + results.json, or layout.json for DPLSearch) without training a
 
 Env: FAKE_PY_LOG (JSON lines of calls), FAKE_FAIL_TRAINER (a trainer name that exits 1 without results).
 ``parse_test_res.py`` calls run the real script; ``-c`` / ``-m`` calls succeed and are recorded, except
-``-m dpl.run_identity check``, answered with dpl.run_identity's exit codes by a stand-in rule: the fake
+``-m dpl.runs.run_identity check``, answered with dpl.runs.run_identity's exit codes by a stand-in rule: the fake
 fingerprint is the train.py argument list with its per-seed parts (the seed, seed<S> folders) in the seed's key, as
 the real one keeps them apart so that parse_test_res averages the seeds of one configuration (the real fingerprint
 is tested in tests/e2e and tests/safety)."""
@@ -35,7 +35,7 @@ def fake_fingerprint(argv):
 
 
 def fake_check(argv):
-    """0: finished with these arguments; 1: not finished; 2: another run's outputs (as dpl.run_identity)."""
+    """0: finished with these arguments; 1: not finished; 2: another run's outputs (as dpl.runs.run_identity)."""
     path = marker(argv)
     if not os.path.isfile(path):
         sys.exit(1)
@@ -77,7 +77,7 @@ def main():
         return
     if argv and argv[0] in ("-c", "-m"):
         record(argv[0], argv)
-        if argv[:3] == ["-m", "dpl.run_identity", "check"]:
+        if argv[:3] == ["-m", "dpl.runs.run_identity", "check"]:
             fake_check(argv[3:])
         return
     script = argv[0]

@@ -18,10 +18,10 @@ step = plan_seed("fewshot", "demo", 2, 1, settings).step("train")
 """
 WRITE_FINISHED = SETUP + """
 import os
-from dpl.config import setup_cfg
-from dpl.run_identity import run_fingerprint
+from dpl.runs.config import setup_cfg
+from dpl.runs.run_identity import run_fingerprint
 from dpl.testing import make_fake_dataset
-from dpl.train_args import parse_args
+from dpl.runs.train_args import parse_args
 make_fake_dataset("Demo", sys.argv[1])
 args = parse_args(step.args)
 os.makedirs(step.run_dir)
@@ -30,7 +30,7 @@ with open(step.marker, "w") as f:
 """
 CHECK = SETUP + """
 from dpl.protocol import finished
-from dpl.run_identity import OtherRunError
+from dpl.runs.run_identity import OtherRunError
 try:
     answer = finished(step, settings)
 except OtherRunError as e:

@@ -11,6 +11,6 @@ def data_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def weights_file(tmp_path_factory):
-    from dpl.backbone import save_tiny_clip_archive
+    from dpl.backbones.loading import save_tiny_clip_archive
 
     return save_tiny_clip_archive(str(tmp_path_factory.mktemp("seed_weights") / "tiny.pt"), jit=False)

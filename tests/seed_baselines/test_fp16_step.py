@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from official_recipe import class_prompt_pieces, image_features, logits, text_features
 from trainer_harness import build as build_trainer
 
-from dpl.templates import IMAGENET_TEMPLATES_60
+from dpl.method.templates import IMAGENET_TEMPLATES_60
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dpl.deep_prompts import hand_layout
+from dpl.method.deep_prompts import hand_layout
 from trainers.cocoop import ConditionalContext
 from trainers.coop import CoOpPromptLearner
 from trainers.maple import MultiModalPrompts
@@ -17,7 +17,7 @@ CLASSES = ["cat", "dog", "sea_lion"]
 
 @pytest.fixture(scope="module")
 def fp16_clip():
-    from dpl.backbone import build_tiny_clip
+    from dpl.backbones.loading import build_tiny_clip
     from dpl.prompting import PromptedCLIP
 
     model = build_tiny_clip()  # build_model's convert_weights: fp16, as the official baselines load CLIP

@@ -19,7 +19,7 @@ def test_every_baseline_has_a_fixed_config():
 
 @pytest.mark.parametrize("name", sorted(NODES))
 def test_fixed_configs_switch_on_what_defaults_leave_off(name):
-    from dpl.config import get_cfg, merge_from_file
+    from dpl.runs.config import get_cfg, merge_from_file
 
     node = NODES[name]
     (path,) = [p for p in FIXED if p.parent.name == name]

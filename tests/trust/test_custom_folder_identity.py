@@ -13,8 +13,8 @@ def fingerprint(root, folder, out):
         sys.path.insert(0, str(REPO))
     from train import build_parser
 
-    from dpl.config import setup_cfg
-    from dpl.run_identity import run_fingerprint
+    from dpl.runs.config import setup_cfg
+    from dpl.runs.run_identity import run_fingerprint
 
     args = build_parser().parse_args([
         "--root", str(root), "--output-dir", str(out), "--seed", "1", "--trainer", "CoOp", "--backbone", "tiny-random",
@@ -42,7 +42,7 @@ def test_hidden_files_do_not_change_it(custom, tmp_path):
 
 def test_absolute_and_relative_folder_give_the_same_fingerprint(custom, tmp_path):
     root, folder = custom
-    from dpl.run_identity import differences
+    from dpl.runs.run_identity import differences
 
     relative = fingerprint(root, folder.name, tmp_path / "out")
     absolute = fingerprint(root, folder.resolve(), tmp_path / "out")

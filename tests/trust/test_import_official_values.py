@@ -53,7 +53,7 @@ def test_integer_arrays_are_refused(tmp_path, capsys):
 def test_without_open_clip_the_depths_come_from_the_weights_file(tmp_path, capsys, monkeypatch):
     import sys
 
-    from dpl.backbone import TINY_ARCH, save_tiny_clip_archive
+    from dpl.backbones.loading import TINY_ARCH, save_tiny_clip_archive
 
     cache = tmp_path / "clip-cache"
     cache.mkdir()

@@ -31,14 +31,14 @@ def fingerprint(*args, eval_only=False, model_dir="", load_epoch=None):
         sys.path.insert(0, str(REPO))
     from train import build_parser
 
-    from dpl.config import setup_cfg
-    from dpl.run_identity import run_fingerprint
+    from dpl.runs.config import setup_cfg
+    from dpl.runs.run_identity import run_fingerprint
 
     return run_fingerprint(setup_cfg(build_parser().parse_args(list(args))), eval_only, model_dir, load_epoch)
 
 
 def differing_keys(a, b):
-    from dpl.run_identity import differences
+    from dpl.runs.run_identity import differences
 
     return [k for k, _, _ in differences(a, b)]
 
@@ -93,7 +93,7 @@ def test_the_seed_the_split_file_the_layout_file_and_the_code_version_are_part_o
 
 
 def test_the_backbone_file_is_hashed(data_root, tmp_path):
-    from dpl.backbone import save_tiny_clip_archive
+    from dpl.backbones.loading import save_tiny_clip_archive
 
     a, b = tmp_path / "a.pt", tmp_path / "b.pt"
     save_tiny_clip_archive(str(a), seed=0, jit=False)
@@ -116,7 +116,7 @@ def test_an_evaluation_is_identified_by_the_weights_it_loads(data_root, tmp_path
 
 
 def test_check_cli_skips_only_on_a_match(data_root, tmp_path, capsys):
-    from dpl.run_identity import main
+    from dpl.runs.run_identity import main
 
     out = tmp_path / "run"
     args = train_args(data_root, out)
@@ -139,7 +139,7 @@ def test_every_shipped_config_checkpoints_every_epoch_so_a_killed_run_resumes():
         sys.path.insert(0, str(REPO))
     from train import build_parser
 
-    from dpl.config import setup_cfg
+    from dpl.runs.config import setup_cfg
 
     for config in sorted((REPO / "configs" / "trainers").glob("*/*.yaml")):
         cfg = setup_cfg(build_parser().parse_args(["--config-file", str(config)]))

@@ -63,7 +63,7 @@ def _load_checkpoint(path):
 
 
 def _read_backbone(path):
-    from dpl.backbone import _read_state_dict
+    from dpl.backbones.loading import _read_state_dict
     return _read_state_dict(path)
 
 
@@ -75,7 +75,7 @@ def _read_dassl_checkpoint(path):
 # (file, function) of each load site outside tests/ -> how to call it on a file
 PAYLOAD_CALLS = {
     ("dpl/engine/utils/torchtools.py", "load_checkpoint"): _load_checkpoint,
-    ("dpl/backbone.py", "_read_state_dict"): _read_backbone,
+    ("dpl/backbones/loading.py", "_read_state_dict"): _read_backbone,
     ("dpl/engine/utils/dassl_compat.py", "read_checkpoint"): _read_dassl_checkpoint,
 }
 

@@ -8,8 +8,8 @@ from typing import Tuple
 import pytest
 import torch
 
-from dpl import backbone
-from dpl.backbone import load_clip, save_tiny_clip_archive
+from dpl.backbones import loading as backbone
+from dpl.backbones.loading import load_clip, save_tiny_clip_archive
 from dpl.errors import BackboneError
 
 pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"),

@@ -6,7 +6,7 @@ import os
 import yaml
 from yacs.config import CfgNode as CN
 
-from dpl.config_checks import check_values
+from dpl.runs.config_checks import check_values
 from dpl.engine.config import get_cfg_default
 from dpl.errors import ConfigError
 
@@ -149,7 +149,7 @@ BACKBONE_INPUT_KEYS = {"size": "SIZE", "mean": "PIXEL_MEAN", "std": "PIXEL_STD",
 def apply_backbone_input(cfg, explicit=()):
     """An open_clip backbone's own image preprocessing (size, mean, std, interpolation) into ``cfg.INPUT``: the
     trainer configs carry OpenAI CLIP's values. Keys in ``explicit`` (given on the command line) are kept."""
-    from dpl.backbone import input_settings
+    from dpl.backbones.loading import input_settings
 
     settings = input_settings(cfg.MODEL.BACKBONE.NAME, cfg.MODEL.BACKBONE.PRETRAINED)
     if settings is None:

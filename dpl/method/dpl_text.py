@@ -11,8 +11,8 @@
 """
 import torch
 
-from dpl.templates import IMAGENET_TEMPLATES, IMAGENET_TEMPLATES_60
-from dpl.text import class_prompt_inputs, eot_index, fill_template, tokenize
+from dpl.method.templates import IMAGENET_TEMPLATES, IMAGENET_TEMPLATES_60
+from dpl.method.text import class_prompt_inputs, eot_index, fill_template, tokenize
 
 DEFAULT_TEMPLATE = "a photo of a {}."
 CHOICES = ("ensemble", "ensemble_aligned", "default")

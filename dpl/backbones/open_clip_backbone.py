@@ -22,7 +22,7 @@ from dpl.errors import BackboneError, UnknownNameError, did_you_mean
 PREFIX = "open_clip:"
 RANDOM = "random"
 TINY = "dpl-tiny"  # dpl/resources/open_clip/dpl-tiny.json: a small native ViT for smoke runs and tests
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources", "open_clip")
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "open_clip")
 EXAMPLES = "ViT-B-16, ViT-B-16-quickgelu, ViT-L-14, ViT-H-14"
 CUSTOM_BLOCK_KEYS = ("qk_norm", "scaled_cosine_attn", "scale_heads", "scale_attn_inner", "scale_attn", "scale_fc")
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from dpl.errors import ConfigError
-from dpl.text import clean_classname, context_init_embedding, prompt_inputs
+from dpl.method.text import clean_classname, context_init_embedding, prompt_inputs
 
 
 class TextContext(nn.Module):

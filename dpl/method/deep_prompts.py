@@ -6,12 +6,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dpl.errors import ConfigError
-from dpl.layout_config import layout_from_cfg
-from dpl.official_checkpoints import CLASS_TOKEN_BUFFERS, FROZEN_IN_WRAPPERS, OfficialCheckpoint
-from dpl.official_draws import has_official_constructor, replay_clip_constructor
+from dpl.method.layout_config import layout_from_cfg
+from dpl.method.official_checkpoints import CLASS_TOKEN_BUFFERS, FROZEN_IN_WRAPPERS, OfficialCheckpoint
+from dpl.method.official_draws import has_official_constructor, replay_clip_constructor
 from dpl.prompting import LayerPrompts, PromptLayout
-from dpl.text_context import TextContext
-from dpl.trainer_base import CLIPLearner
+from dpl.method.text_context import TextContext
+from dpl.method.trainer_base import CLIPLearner
 
 
 def _first_layers(length, depth, n_layers, what):

@@ -19,7 +19,7 @@ import clip.clip as clip_impl
 from clip.model import CLIP, VisionTransformer, build_model, convert_weights
 
 from dpl.errors import BackboneError, UnknownNameError, did_you_mean
-from dpl.torchscript_weights import read_torchscript_state_dict, torchscript_layout
+from dpl.backbones.torchscript_weights import read_torchscript_state_dict, torchscript_layout
 
 TINY_NAME = "tiny-random"
 
@@ -211,7 +211,7 @@ def load_backbone(name, path="", pretrained="", device="cpu", dtype=torch.float3
     """``(model, tokenizer)`` for ``MODEL.BACKBONE`` (``NAME``, ``PATH``, ``PRETRAINED``): the stock CLIP in eval mode
     on ``device`` in ``dtype`` and its tokenizer ``f(texts, context_length)``. OpenAI names read ``PATH``;
     ``open_clip:<model>`` names read ``PRETRAINED`` (a tag, a file or ``random``)."""
-    from dpl import backbone_open_clip
+    from dpl.backbones import open_clip_backbone as backbone_open_clip
 
     if backbone_open_clip.is_open_clip_name(name):
         if path:
@@ -227,7 +227,7 @@ def load_backbone(name, path="", pretrained="", device="cpu", dtype=torch.float3
 def input_settings(name, pretrained=""):
     """The image preprocessing a backbone wants as INPUT values (``size``, ``mean``, ``std``, ``interpolation``), or
     None when the run's own INPUT config is used (OpenAI CLIP: its configs carry CLIP's values)."""
-    from dpl import backbone_open_clip
+    from dpl.backbones import open_clip_backbone as backbone_open_clip
 
     if backbone_open_clip.is_open_clip_name(name):
         return backbone_open_clip.input_settings(name, pretrained)

@@ -8,14 +8,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dpl.backbone import load_backbone
-from dpl.config_checks import check_values
+from dpl.backbones.loading import load_backbone
+from dpl.runs.config_checks import check_values
 from dpl.engine import TrainerX
 from dpl.engine.metrics import compute_accuracy
 from dpl.engine.optim import build_lr_scheduler, build_optimizer
 from dpl.errors import ConfigError
-from dpl.official_checkpoints import is_native, learner_state
-from dpl.official_draws import has_official_constructor, replay_clip_constructor
+from dpl.method.official_checkpoints import is_native, learner_state
+from dpl.method.official_draws import has_official_constructor, replay_clip_constructor
 from dpl.prompting import PromptedCLIP
 
 PRECISIONS = ("fp16", "fp32", "amp")
@@ -104,7 +104,7 @@ class PromptTrainer(TrainerX):
     def load_frozen_clip(self):
         cfg = self.cfg
         # where the official set-up starts building CLIP: baselines whose official code draws prompts inside the
-        # CLIP constructor replay those draws from here (dpl/official_draws.py)
+        # CLIP constructor replay those draws from here (dpl/method/official_draws.py)
         self.rng_before_clip = torch.get_rng_state()
         self.precision = self._precision_on_device(self._resolve_precision(self.method_cfg.PREC))
         dtype = torch.float16 if self.precision == "fp16" else torch.float32  # fp16: OpenAI's convert_weights
