@@ -3,7 +3,8 @@ fp16) and amp (fp16 autocast with a GradScaler); a resumed run ends where an uni
 a model is left on the CPU (parameters, buffers and plain tensor attributes such as the text masks)."""
 import pytest
 import torch
-from cuda_helpers import DEVICE, PRECISIONS, TRAINERS, build, learned_state, rel_err
+from cuda_helpers import (DEVICE, PRECISIONS, TRAINERS, assert_accuracy_of_the_test_split, build, learned_state,
+                          rel_err)
 from trainer_harness import train_until_interrupted
 
 from dpl.testing.devices import tensors_off_device
@@ -40,7 +41,7 @@ def test_one_epoch_trains_and_tests(name, precision, data_root, tmp_path):
     for model in trainer.get_model_names():  # every optimised model moved (fp16 prompts included)
         keys = [k for k in before if k.startswith(model + ".")]
         assert any(not torch.equal(before[k], after[k]) for k in keys), model
-    assert 0.0 <= trainer.last_results["accuracy"] <= 100.0
+    assert_accuracy_of_the_test_split(trainer, trainer.last_results["accuracy"])
     assert tensors_off_device(trainer.model, DEVICE) == []
     if trainer.scaler is not None:
         assert trainer.scaler.get_scale() > 0
@@ -53,7 +54,7 @@ def test_zero_shot_evaluates(precision, data_root, tmp_path):
     trainer = build("ZeroshotCLIP", data_root, tmp_path, precision)
     check_placement(trainer, precision)
     trainer.test()
-    assert 0.0 <= trainer.last_results["accuracy"] <= 100.0
+    assert_accuracy_of_the_test_split(trainer, trainer.last_results["accuracy"])
 
 
 RESUME_CASES = [("DPLSearch", "amp"), ("DPLSearch", "fp16"), ("CoOp", "fp16"), ("PromptSRC", "amp")]

@@ -7,11 +7,10 @@ import re
 import pytest
 import torch
 
-pytest.importorskip("dpl.runs.config")
-from dpl_harness import build  # noqa: E402
-from trainer_harness import train_until_interrupted  # noqa: E402
+from dpl_harness import build
+from trainer_harness import train_until_interrupted
 
-from dpl.errors import ConfigError  # noqa: E402
+from dpl.errors import ConfigError
 
 # cycle: the alpha steps walk through the val split (the official "first" is tested on its own below)
 SEARCH_OPTS = ["OPTIM.MAX_EPOCH", 2, "DATALOADER.TEST.BATCH_SIZE", 4, "TRAIN.CHECKPOINT_FREQ", 1, "TEST.NO_TEST", True,

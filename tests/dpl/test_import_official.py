@@ -80,8 +80,9 @@ def test_a_path_that_does_not_exist_says_so(tmp_path, capsys):
 def test_help_prints_its_text_once(capsys):
     import pytest
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         main(["--help"])
+    assert e.value.code == 0
     out = capsys.readouterr().out
     assert out.count("Turn the official DPL search") == 1 and out.count("--epoch 40") == 1
     assert "with the branch names" in out  # the explanation is still there

@@ -43,7 +43,9 @@ def test_coop_writes_dassl_log_checkpoints_and_results(coop_run):
     for key in ("total", "correct", "accuracy", "error", "macro_f1"):
         assert re.search(rf"^\* {key}: [\d.,]+%?$", log, re.M), key
     acc = coop_parse_accuracy(log)
-    assert acc is not None and 0.0 <= acc <= 100.0
+    total, correct = (int(re.search(rf"^\* {key}: ([\d,]+)$", log, re.M).group(1).replace(",", ""))
+                      for key in ("total", "correct"))
+    assert total > 0 and acc == pytest.approx(100.0 * correct / total, abs=0.01)  # the accuracy of these predictions
     # the run records itself at the top of the log
     head = log[:20000]
     assert "train.py" in head and "DATASET" in head and "torch" in head

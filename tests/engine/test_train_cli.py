@@ -67,8 +67,9 @@ def test_user_error_is_one_paragraph_exit_2(train_module, tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and err.count("\n") == 1 and "OPTIM.LRR" in err and "Did you mean OPTIM.LR " in err
-    with pytest.raises(SystemExit):  # an error after the logger started goes into log.txt too
+    with pytest.raises(SystemExit) as late:  # an error after the logger started goes into log.txt too
         train_module.cli(["--output-dir", str(tmp_path / "out2"), "--trainer", "NoSuchTrainer", *TOY_OPTS])
+    assert late.value.code == 2
     assert "Error: Unknown trainer name" in (tmp_path / "out2" / "log.txt").read_text()
     assert not hasattr(sys.stdout, "console")  # the tee was removed
 
@@ -88,13 +89,15 @@ def test_flags_after_the_key_value_pairs_are_taken_as_flags(train_module, tmp_pa
                                     "--eval-only", "--load-epoch", "3", "OPTIM.LR", "0.1"])
     assert args.resume == "somewhere" and args.eval_only and args.load_epoch == 3
     assert args.opts == ["OPTIM.MAX_EPOCH", "2", "OPTIM.LR", "0.1"]
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         train_module.parse_args(["OPTIM.MAX_EPOCH", "2", "--no-such-flag"])
+    assert e.value.code == 2  # argparse's usage error
 
 
 def test_unknown_flag_after_the_pairs_says_where_flags_go(train_module, capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         train_module.parse_args(["OPTIM.MAX_EPOCH", "2", "--no-such-flag"])
+    assert e.value.code == 2  # argparse's usage error
     assert "put flags before the KEY VALUE pairs" in capsys.readouterr().err
 
 

@@ -60,8 +60,9 @@ def test_no_swap_is_the_launch_train_reading(official_search):
 
 
 def test_help_names_both_readings_and_the_default(capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as e:
         main(["--help"])
+    assert e.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "--read {search,launch-train}" in out and "default: search" in out
     assert "launch_train.sh" in out

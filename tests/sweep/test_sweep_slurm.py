@@ -1,8 +1,10 @@
 """SLURM submission with stub sbatch / srun / sacct on PATH (no cluster here): one job per run, dependencies as
 afterok on the job ids of the steps it needs, the partition and time limit; a second invocation submits nothing
 that is still queued."""
+import json
 import os
 import re
+from pathlib import Path
 
 from sweep_helpers import FAST, run_sweep
 
@@ -45,6 +47,13 @@ def test_slurm_jobs_carry_their_dependencies(sweep_data, tmp_path):
             assert int(dep.group(1)) in searches
     deps = [re.search(r"--dependency=afterok:(\d+)", s) for s in scripts.values()]
     assert sum(d is not None for d in deps) == 2  # the DPL trains wait for their search; CoOp needs none
+    # each DPL train waits for its own seed's search, not any search (run folders end in seed<S>)
+    state = json.loads(next(output.glob(".sweeps/*/state.json")).read_text())
+    run_dir_of = {int(entry["job_id"]): run_dir for run_dir, entry in state.items()}
+    pairs = [(run_dir_of[i], run_dir_of[int(d.group(1))]) for i, d in
+             ((i, re.search(r"--dependency=afterok:(\d+)", t)) for i, t in scripts.items()) if d]
+    assert len(pairs) == 2 and all("DPLSearch" in search and Path(train).name == Path(search).name
+                                   for train, search in pairs), pairs
     assert "submitted: fewshot train demo 2-shot seed1 DPL as SLURM job" in first.stdout
 
     second = run_sweep(sweep_data, output, *args, PATH=path, STUB_DIR=str(stub))
