@@ -133,9 +133,11 @@ def test_resnet_backbone_rejected():
 def test_autocast_bf16_cpu(prompted, images, text_input):
     _, emb, eot = text_input
     pv = [KVPrompt(torch.randn(2, prompted.vision_width))] * prompted.vision_layers
+    pt = [KVPrompt(torch.randn(2, prompted.text_width))] * 2
     with torch.no_grad():
-        ref = prompted.encode_image(images, pv)
+        ref, txt_ref = prompted.encode_image(images, pv), prompted.encode_text(emb, eot, pt)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             got = prompted.encode_image(images, pv).float()
-            txt = prompted.encode_text(emb, eot, [KVPrompt(torch.randn(2, prompted.text_width))] * 2).float()
-    assert rel_err(got, ref) < 0.1 and torch.isfinite(txt).all()
+            txt = prompted.encode_text(emb, eot, pt).float()
+    # measured 7.0e-3 for the image tower (bf16 keeps 8 bits of mantissa: 3.9e-3 per rounding); ~3x that as the bound
+    assert rel_err(got, ref) < 2e-2 and rel_err(txt, txt_ref) < 2e-2

@@ -141,7 +141,8 @@ def test_open_clip_fp16_scheme_keeps_layernorms_in_fp32(oc_images):
         out = prompted.encode_image(images)
         assert out.dtype == torch.float16
         assert rel_err(out.float(), model.encode_image(images.half()).float()) < 1e-3
-        assert rel_err(out.float(), fp32.encode_image(images)) < 2e-2
+        # measured 8.1e-4 against the fp32 model (fp16's rounding: 9.8e-4); ~4x that as the bound
+        assert rel_err(out.float(), fp32.encode_image(images)) < 3e-3
 
 
 def _tiny_cfgs(**vision_extra):
