@@ -30,7 +30,11 @@ def test_a_value_no_run_can_use_is_refused_naming_the_key(stub_trainers, key, va
     ("TRAIN.CHECKPOINT_KEEP", 0), ("TRAINER.TOY.N_CTX", 0), ("MODEL.FULL_TEXT_CONTEXT", True),
 ])
 def test_the_edge_values_that_mean_something_are_accepted(stub_trainers, key, value):
-    cfg_with(stub_trainers, key, value)
+    cfg = cfg_with(stub_trainers, key, value)
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    assert node == value  # accepted and kept as given, not replaced by a default
 
 
 def test_train_py_refuses_before_writing_anything(stub_trainers, tmp_path, capsys, monkeypatch):
