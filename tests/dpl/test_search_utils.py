@@ -114,3 +114,19 @@ def test_plot_has_integer_ticks_a_scale_that_shows_differences_a_title_and_the_w
     assert top.images[0].get_clim() == pytest.approx((0.30, 0.36))  # near-uniform rows still differ in colour
     assert "seed 3" in fig._suptitle.get_text() and "my_photos" in fig._suptitle.get_text()
     assert any("undecided" in t.get_text() for t in fig.texts)
+
+
+def test_ensemble_aligned_averages_clips_80_templates(clip_model):
+    """README: ``ensemble_aligned`` = CLIP's 80 templates with their EOTs aligned. All 80 take part (dropping the last
+    one changes the input), and the feature position holds the EOT embedding itself (every template's EOT lands there)."""
+    from dpl.method.templates import IMAGENET_TEMPLATES
+
+    assert len(IMAGENET_TEMPLATES) == 80 and len(set(IMAGENET_TEMPLATES)) == 80
+    emb, eot = class_text_input(clip_model, CLASSES, "ensemble_aligned")
+    full, full_eot = aligned_ensemble_text_input(clip_model, CLASSES, IMAGENET_TEMPLATES)
+    assert torch.equal(emb, full) and torch.equal(eot, full_eot)
+    fewer, _ = aligned_ensemble_text_input(clip_model, CLASSES, IMAGENET_TEMPLATES[:79])
+    assert not torch.equal(emb, fewer)
+    eot_token = clip_model.token_embedding.weight[clip_model.token_embedding.weight.shape[0] - 1]
+    for c, position in enumerate(eot.tolist()):
+        assert torch.allclose(emb[c, position].float(), eot_token.float(), atol=1e-3)
