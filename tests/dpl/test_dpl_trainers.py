@@ -199,3 +199,20 @@ def test_alpha_warmup_epochs_train_only_the_prompts(data_root, tmp_path):
     assert torch.equal(trainer.model.architecture.vision.detach(), alphas)
     assert not getattr(trainer, "alpha_batch_log", None)
     assert any(not torch.equal(v, trainer.model.prompt_learner.state_dict()[k]) for k, v in prompts.items())
+
+
+def test_the_search_log_warns_when_it_collapsed_or_is_undecided(data_root, tmp_path, capsys):
+    """README: the log warns when most layers chose length 0 (COLLAPSE_ZERO_FRACTION) or the choices are undecided
+    (UNDECIDED_MARGIN). Thresholds every search meets print both warnings; the defaults print neither here."""
+    strict = build(data_root, tmp_path / "strict", "DPLSearch", ["TRAINER.DPL.COLLAPSE_ZERO_FRACTION", 0.0,
+                                                                 "TRAINER.DPL.UNDECIDED_MARGIN", 1.0, "TEST.NO_TEST", True])
+    capsys.readouterr()
+    strict.train()
+    out = capsys.readouterr().out
+    assert "search collapsed:" in out and "COLLAPSE_ZERO_FRACTION 0.0" in out
+    assert "search undecided:" in out and "UNDECIDED_MARGIN 1.0" in out
+    quiet = build(data_root, tmp_path / "quiet", "DPLSearch", ["TRAINER.DPL.UNDECIDED_MARGIN", 0.0, "TEST.NO_TEST", True])
+    capsys.readouterr()
+    quiet.train()
+    out = capsys.readouterr().out
+    assert "Searched layout:" in out and "search undecided:" not in out
