@@ -32,7 +32,7 @@ def test_slurm_jobs_carry_their_dependencies(sweep_data, tmp_path):
     output = tmp_path / "out"
     path = f"{stub}{os.pathsep}{os.environ['PATH']}"
     args = ["--cluster", "slurm", "--datasets", "demo", "--seeds", "1", "2", "--trainers", "DPL", "CoOp",
-            "--slurm-partition", "gpu", "--timeout-min", "90", *FAST]
+            "--slurm-partition", "gpu", "--timeout-min", "90", "--gpus-per-job", "2", "--cpus-per-job", "3", *FAST]
     first = run_sweep(sweep_data, output, *args, PATH=path, STUB_DIR=str(stub))
     assert (stub / "calls").read_text().count("\n") == 6  # 2 searches, 2 DPL, 2 CoOp
     folder = next(output.glob(".sweeps/*/submitit"))
@@ -42,6 +42,7 @@ def test_slurm_jobs_carry_their_dependencies(sweep_data, tmp_path):
     assert len(searches) == 2
     for i, text in scripts.items():
         assert "#SBATCH --partition=gpu" in text and "#SBATCH --time=90" in text
+        assert "#SBATCH --gpus-per-node=2" in text and "#SBATCH --cpus-per-task=3" in text
         dep = re.search(r"#SBATCH --dependency=afterok:(\d+)", text)
         if "--job-name=dpl-train" in text and dep:
             assert int(dep.group(1)) in searches
