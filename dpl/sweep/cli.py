@@ -47,6 +47,8 @@ def build_parser():
     p.add_argument("--xd-source", default="imagenet", help="cross-dataset: the source dataset")
     p.add_argument("--gpus-per-job", type=int, default=1)
     p.add_argument("--gpus", type=int, nargs="*", help="local: GPU ids to use (default: every visible GPU)")
+    p.add_argument("--jobs-per-gpu", type=int, default=1, metavar="K",
+                   help="local: run K jobs at once on each GPU (group), each with cores / (jobs at once) threads")
     p.add_argument("--max-parallel", type=int, help="local without GPUs: jobs at a time (default: 1)")
     p.add_argument("--threads-per-job", type=int, help="local CPU jobs: intra-op threads each (default: cores / jobs)")
     p.add_argument("--slurm-partition", default="")
@@ -135,6 +137,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.data, args.output = os.path.abspath(args.data), os.path.abspath(args.output)
     args.caller = os.getcwd()  # a relative --layout file is relative to where the sweep was started
+    if args.jobs_per_gpu < 1 or (args.cluster == "slurm" and args.jobs_per_gpu != 1):
+        print(f"Error: --jobs-per-gpu {args.jobs_per_gpu}: expected a whole number >= 1, and 1 on SLURM (each SLURM job "
+              "is its own allocation there; pack jobs with the local runner inside one allocation instead)",
+              file=sys.stderr)
+        return 2
     try:
         args = remembered(args, parser)
         settings = Settings(data=args.data, output=args.output, backbone=args.backbone, layout=args.layout,
@@ -164,8 +171,10 @@ def main(argv=None):
         print(f"Error: --gpus-per-job {args.gpus_per_job} but only GPUs {gpus} are visible", file=sys.stderr)
         return 2
     parallel = args.max_parallel or 1
-    threads = args.threads_per_job or (None if gpus else max(1, (os.cpu_count() or 1) // parallel))
+    at_once = (len(gpus) // args.gpus_per_job) * args.jobs_per_gpu if gpus else parallel
+    packed = gpus and args.jobs_per_gpu > 1  # packed GPU jobs share the CPU: give each its part of the cores
+    threads = args.threads_per_job or (max(1, (os.cpu_count() or 1) // at_once) if packed or not gpus else None)
     failed = run_local(jobs, state, max_parallel=parallel, gpus=gpus, gpus_per_job=args.gpus_per_job,
-                       threads=threads, timeout_min=args.timeout_min)
+                       threads=threads, timeout_min=args.timeout_min, jobs_per_gpu=args.jobs_per_gpu)
     c = report(args, jobs, state)
     return 1 if failed or c["failed"] else 0

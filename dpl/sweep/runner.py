@@ -194,14 +194,18 @@ def _command(job, env):
     return submitit.helpers.CommandFunction(job.command, cwd=str(REPO), env=script_env(env), verbose=True)
 
 
-def run_local(jobs, state, max_parallel, gpus=(), gpus_per_job=1, threads=None, timeout_min=60 * 24 * 7, log=print):
-    """Run ``jobs`` here, at most ``max_parallel`` at a time (one per GPU group when ``gpus`` are given), each only
-    after its dependencies finished; a failed job is recorded and its dependents are not started."""
+def run_local(jobs, state, max_parallel, gpus=(), gpus_per_job=1, threads=None, timeout_min=60 * 24 * 7, log=print,
+              jobs_per_gpu=1):
+    """Run ``jobs`` here, at most ``max_parallel`` at a time (``jobs_per_gpu`` per GPU group when ``gpus`` are given:
+    a batch-4 job leaves most of a large GPU idle), each only after its dependencies finished; a failed job is
+    recorded and its dependents are not started."""
     import submitit
 
     executor = submitit.LocalExecutor(folder=os.path.join(state.folder, "submitit"))
     by_key = {j.key: j for j in jobs}
     groups = [tuple(gpus[i:i + gpus_per_job]) for i in range(0, len(gpus) - gpus_per_job + 1, gpus_per_job)]
+    groups = [g for g in groups for _ in range(jobs_per_gpu)]  # each group is a slot K times
+    started_on = {}  # GPU group -> jobs started there
     free = list(groups) if groups else None
     slots = len(groups) if groups else max_parallel
     running = {}  # key -> (submitit job or None when re-attached to an earlier runner's process, gpu group)
@@ -257,12 +261,17 @@ def run_local(jobs, state, max_parallel, gpus=(), gpus_per_job=1, threads=None, 
             with _in_environ(TOKEN_ENV, token):  # submitit's worker process carries it from its first instant
                 sjob = executor.submit(_command(job, job_env(job, threads, token)))
             running[job.key] = (sjob, group)
+            if group is not None:
+                started_on[group] = started_on.get(group, 0) + 1
             state.record(job.key, job_id=sjob.job_id, cluster="local", status="submitted",
                          log=str(sjob.paths.stderr))
             log(f"[sweep] started: {job.label}" + (f" on GPU {','.join(map(str, group))}" if group else ""))
         if not running:
             break
         time.sleep(LOCAL_POLL_S)
+    if started_on:
+        log(f"[sweep] jobs per GPU (up to {jobs_per_gpu} at once): "
+            + ", ".join(f"GPU {','.join(map(str, g))}: {n}" for g, n in sorted(started_on.items())))
     return failed
 
 
