@@ -1,7 +1,7 @@
 """The random draws of the official IVLP / VPT / PromptSRC set-up, in their order. Those codebases draw their deep
 prompts inside the CLIP constructor (``clip.build_model`` with a design dict): each prompt right after the block or
 embedding it belongs to, between CLIP's own throwaway initialisations, which the loaded weights then replace. Our
-prompts are drawn after CLIP is built; ``official_prompt_values`` replays that constructor's draws from the RNG state
+prompts are drawn after CLIP is built; ``replay_clip_constructor`` replays that constructor's draws from the RNG state
 the trainer saved before loading CLIP and leaves the global RNG where the official set-up leaves it.
 
 Only stock OpenAI ViT CLIPs have an official counterpart; the replay builds each stock block in turn (the same module
