@@ -1,4 +1,4 @@
-"""Planning a sweep: jobs, dependencies and folders come from the shell scripts (step.sh --plan)."""
+"""Planning a sweep: jobs, dependencies and folders come from the protocol planner (dpl.protocol.plan_seed)."""
 import pytest
 
 from dpl.errors import ConfigError
@@ -38,3 +38,20 @@ def test_bad_settings_are_named(tmp_path):
         expand("fewshot", ["nope"], [2], [1], ["DPL"], settings(tmp_path))
     with pytest.raises(ConfigError, match="KEY VALUE"):
         expand("fewshot", ["demo"], [2], [1], ["DPL"], settings(tmp_path, opts=("OPTIM.LR",)))
+
+
+def test_layout_reaches_every_planned_job(tmp_path):
+    """--layout of the sweep (Settings.layout): a spec skips the search and is each train job's TRAINER.LAYOUT, none
+    gives no layout, searched chains the seed's own search."""
+    def layout_arg(job):
+        return job.argv[job.argv.index("TRAINER.LAYOUT") + 1] if "TRAINER.LAYOUT" in job.argv else None
+
+    spec = expand("fewshot", ["demo"], [2], [1, 2], ["IVLP"], settings(tmp_path, layout="uniform:2:3"))
+    assert [j.step for j in spec] == ["train", "train"]
+    assert all(layout_arg(j) == "uniform:2:3" and j.run_dir.split("/")[-2].endswith("_uniform-2-3") for j in spec)
+    none = expand("fewshot", ["demo"], [2], [1], ["IVLP"], settings(tmp_path, layout="none"))
+    assert [j.step for j in none] == ["train"] and layout_arg(none[0]) is None
+    assert none[0].run_dir.split("/")[-2].endswith("_nolayout")
+    searched = expand("fewshot", ["demo"], [2], [1, 2], ["IVLP"], settings(tmp_path, layout="searched"))
+    for job in (j for j in searched if j.step == "train"):
+        assert layout_arg(job) == f"{job.deps[0]}/layout.json" and job.deps[0].endswith(f"seed{job.seed}")
