@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
-from .fused import mixture_core, segments, stats_dtype
+from .fused import cast, mixture_core, segments, stats_dtype
 
 
 class KVPrompt:
@@ -52,18 +52,15 @@ class KVMixture:
 
 
 # ---- layout helpers ----------------------------------------------------------------------------------------
-def _split_heads(t, heads):
-    """(S, B, W) -> (B, H, S, d)."""
-    s, b, w = t.shape
-    return t.view(s, b, heads, w // heads).permute(1, 2, 0, 3)
-
-
-def _prompt_heads(t, heads):
-    """(k, W) or (B, k, W) -> (1 or B, H, k, d)."""
-    if t.dim() == 2:
-        t = t.unsqueeze(0)
-    n, k, w = t.shape
-    return t.view(n, k, heads, w // heads).transpose(1, 2)
+# Every operator here is also a node of the backward pass, and on a GPU at batch 4 each is a launch the CPU has to
+# issue: heads are split with one view + one permute per projection, and casts to the dtype a tensor already has
+# are skipped (``cast``).
+def _heads(projected, parts, heads):
+    """Batch-first (B, S, parts * W), or (S, parts * W) for a batch of one -> ``parts`` tensors (B or 1, H, S, d)."""
+    *lead, s, pw = projected.shape
+    n = lead[0] if lead else 1
+    w = pw // parts
+    return projected.view(n, s, parts, heads, w // heads).permute(2, 0, 3, 1, 4).unbind(0)
 
 
 def _merge_heads(o):
@@ -73,18 +70,38 @@ def _merge_heads(o):
 
 
 def _qkv(attn, x_ln):
+    """Queries, keys and values of seq-first ``x_ln`` (L, B, W), each (B, H, L, d)."""
+    l, b, w = x_ln.shape
     heads = attn.num_heads
-    q, k, v = F.linear(x_ln, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
-    return _split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads)
+    qkv = F.linear(x_ln, attn.in_proj_weight, attn.in_proj_bias).view(l, b, 3, heads, w // heads)
+    return qkv.permute(2, 1, 3, 0, 4).unbind(0)
+
+
+def _kv_projection(attn, width):
+    """The key and value rows of ``attn``'s input projection (weight, bias). While the weight is frozen the two
+    views are kept on the module (two slicing operators per layer and pass saved); a weight that requires
+    gradients, or was replaced or changed in place since, gets fresh views."""
+    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    if weight.requires_grad or (bias is not None and bias.requires_grad):
+        return weight[width:], None if bias is None else bias[width:]
+    try:
+        key = (weight.data_ptr(), weight._version, weight.dtype, weight.device, width,
+               None if bias is None else (bias.data_ptr(), bias._version))
+    except RuntimeError:  # inference tensors keep no version counter
+        return weight[width:], None if bias is None else bias[width:]
+    cached = attn.__dict__.get("_dpl_kv_projection")
+    if cached is None or cached[0] != key:
+        cached = (key, (weight[width:], None if bias is None else bias[width:]))
+        attn.__dict__["_dpl_kv_projection"] = cached
+    return cached[1]
 
 
 def _prompt_kv(attn, ln, tokens, like):
-    """Keys and values of prompt tokens, layer-normed by the block's ``ln_1`` like x: (1 or B, H, k, d) each."""
-    width = like.shape[-1]
-    tokens = tokens.to(like.dtype)
-    kv = F.linear(ln(tokens), attn.in_proj_weight[width:], attn.in_proj_bias[width:])
-    kp, vp = kv.chunk(2, dim=-1)
-    return _prompt_heads(kp, attn.num_heads), _prompt_heads(vp, attn.num_heads)
+    """Keys and values of prompt tokens (k, W) or (B, k, W), layer-normed by the block's ``ln_1`` like x:
+    (1 or B, H, k, d) each."""
+    weight, bias = _kv_projection(attn, like.shape[-1])
+    kv = F.linear(ln(cast(tokens, like.dtype)), weight, bias)
+    return _heads(kv, 2, attn.num_heads)
 
 
 def _out(attn, o):
@@ -105,8 +122,8 @@ def kv_attention(attn, ln, x_ln, tokens=None, mask=None):
     if tokens is not None and tokens.shape[-2] > 0:
         kp, vp = _prompt_kv(attn, ln, tokens, x_ln)
         batch = q.shape[0]
-        k = torch.cat([k, _check_batch(kp, batch).to(k.dtype)], dim=2)
-        v = torch.cat([v, _check_batch(vp, batch).to(v.dtype)], dim=2)
+        k = torch.cat([k, cast(_check_batch(kp, batch), k.dtype)], dim=2)
+        v = torch.cat([v, cast(_check_batch(vp, batch), v.dtype)], dim=2)
         if mask is not None:
             mask = torch.cat([mask, mask.new_zeros(mask.shape[0], tokens.shape[-2])], dim=1)
     if mask is not None:
@@ -123,9 +140,9 @@ def mixture_attention(attn, ln, x_ln, candidates, weights, mask=None, recompute=
     the backward pass and recompute the score matrices there (activation checkpointing of the attention core):
     the (B, H, L, L) float32 scores are then never held across the whole network."""
     nonempty = [(i + 1, c) for i, c in enumerate(candidates) if c.shape[-2] > 0]
-    w = weights.to(stats_dtype(weights.dtype))
+    w = cast(weights, stats_dtype(weights.dtype))
     if not nonempty:
-        return w.sum().to(x_ln.dtype) * kv_attention(attn, ln, x_ln, None, mask)
+        return cast(w.sum(), x_ln.dtype) * kv_attention(attn, ln, x_ln, None, mask)
     q, k, v = _qkv(attn, x_ln)
     q = q * (q.shape[-1] ** -0.5)
     sizes = tuple(int(c.shape[-2]) for _, c in nonempty)

@@ -13,6 +13,7 @@ import torch.nn as nn
 from dpl.errors import LayoutError
 
 from .attention import KVMixture, KVPrompt, ReplacePrompt, prompted_attention
+from .fused import cast
 from .families import family_of, project_text
 
 
@@ -64,11 +65,14 @@ def _run_block(family, block, x, entry, mask):
     """One stock residual block on seq-first ``x``; a KV entry changes only its attention's keys and values."""
     if entry is None or isinstance(entry, ReplacePrompt) or (isinstance(entry, KVPrompt) and len(entry) == 0):
         return family.run_block(block, x, mask)
-    if mask is not None:
+    if mask is not None and mask.shape[-1] != x.shape[0]:
         mask = mask[-x.shape[0]:, -x.shape[0]:]  # as the stock block slices its mask
     scale_attn, scale_mlp = family.layer_scales(block)
-    x = x + scale_attn(prompted_attention(block.attn, block.ln_1, block.ln_1(x), entry, mask))
-    return x + scale_mlp(block.mlp(block.ln_2(x)))
+
+    def ln_1(t):
+        return family.layer_norm(block.ln_1, t)
+    x = x + scale_attn(prompted_attention(block.attn, ln_1, ln_1(x), entry, mask))
+    return x + scale_mlp(block.mlp(family.layer_norm(block.ln_2, x)))
 
 
 class PromptedCLIP(nn.Module):
@@ -156,24 +160,24 @@ class PromptedCLIP(nn.Module):
         v = self.model.visual
         entries = _entries(prompts, self.vision_layers, "vision")
         dtype = self.dtype
-        x = v.conv1(images.type(dtype))
+        x = v.conv1(cast(images, dtype))
         x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)  # (B, grid**2, W)
         batch, width = x.shape[0], x.shape[-1]
-        cls = v.class_embedding.to(x.dtype) + torch.zeros(batch, 1, width, dtype=x.dtype, device=x.device)
-        x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
+        cls = cast(v.class_embedding, x.dtype) + torch.zeros(batch, 1, width, dtype=x.dtype, device=x.device)
+        x = torch.cat([cls, x], dim=1) + cast(v.positional_embedding, x.dtype)
         block_size = 0  # travelling prompt block at the end of the sequence
         if isinstance(entries[0], ReplacePrompt):
             tokens = _seq_first(entries[0].tokens, batch, x.dtype, self.vision_prompt_rounding)
             x = torch.cat([x, tokens.transpose(0, 1)], dim=1)
             block_size = len(entries[0])
-        x = v.ln_pre(x).permute(1, 0, 2)  # NLD -> LND
+        x = self.family.layer_norm(v.ln_pre, x).permute(1, 0, 2)  # NLD -> LND
         for layer, (block, entry) in enumerate(zip(v.transformer.resblocks, entries)):
             if layer > 0 and isinstance(entry, ReplacePrompt):
                 tokens = _seq_first(entry.tokens, batch, x.dtype, self.vision_prompt_rounding)
                 x = torch.cat([x[:x.shape[0] - block_size], tokens], dim=0)
                 block_size = len(entry)
             x = _run_block(self.family, block, x, entry, None)
-        x = v.ln_post(x[0])
+        x = self.family.layer_norm(v.ln_post, x[0])
         return x @ v.proj if v.proj is not None else x
 
     # ---- text tower -------------------------------------------------------------------------------------
@@ -194,7 +198,7 @@ class PromptedCLIP(nn.Module):
         m = self.model
         entries = _entries(prompts, self.text_layers, "text")
         dtype = self.dtype
-        x = embeddings.type(dtype).permute(1, 0, 2)  # (L, C, W)
+        x = cast(embeddings, dtype).permute(1, 0, 2)  # (L, C, W)
         eot = eot_index.to(x.device).long()
         last, shift = _last_position(eot_index), 0  # ``shift``: how far prompts have moved every EOT
         block_size = int(n_input_prompts)
@@ -203,11 +207,18 @@ class PromptedCLIP(nn.Module):
             shift += moved
         if not self.full_text_context:  # causal mask: positions after the last EOT are never read
             x = x[:last + shift + 1]
-        x = x + m.positional_embedding[:x.shape[0]].type(dtype).unsqueeze(1)
+        x = x + cast(m.positional_embedding[:x.shape[0]], dtype).unsqueeze(1)
+        cut = {}  # the causal mask cut to the sequence once per (mask, length), not twice per layer
         for layer, (block, entry) in enumerate(zip(m.transformer.resblocks, entries)):
             if layer > 0 and isinstance(entry, ReplacePrompt):
                 x, block_size, moved = self._replace_text(x, block_size, entry.tokens, layer, last + shift)
                 shift += moved
-            x = _run_block(self.family, block, x, entry, self.family.text_mask(m, block))
-        x = m.ln_final(x.permute(1, 0, 2)).type(dtype)
+            mask = self.family.text_mask(m, block)
+            if mask is not None:
+                key = (id(mask), x.shape[0])
+                if key not in cut:
+                    cut[key] = mask[-x.shape[0]:, -x.shape[0]:]
+                mask = cut[key]
+            x = _run_block(self.family, block, x, entry, mask)
+        x = cast(self.family.layer_norm(m.ln_final, x.permute(1, 0, 2)), dtype)
         return project_text(m.text_projection, x[torch.arange(x.shape[0], device=x.device), eot + shift])

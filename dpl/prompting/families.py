@@ -5,6 +5,7 @@ how a residual block is called (sequence- or batch-first, where the text mask li
 (``ls_1`` / ``ls_2``), the tokenizer and a few attribute names. Blocks are run by their own ``forward`` whenever no
 key/value prompt changes them."""
 import torch
+import torch.nn.functional as F
 
 from dpl.errors import BackboneError
 
@@ -40,6 +41,16 @@ class OpenAIFamily:
     @staticmethod
     def run_block(block, x, mask):
         return block(x)  # slices its own mask
+
+    @staticmethod
+    def layer_norm(ln, x):
+        """``ln(x)`` for a block's LayerNorm. clip.model.LayerNorm casts x to float32 and back; on a float32 x the
+        two casts change nothing but are two operator calls per use, so that case calls the normalisation itself."""
+        from clip.model import LayerNorm
+
+        if x.dtype == torch.float32 and type(ln) is LayerNorm:
+            return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+        return ln(x)
 
     @staticmethod
     def layer_scales(block):
@@ -78,7 +89,7 @@ class OpenCLIPFamily:
 
     @staticmethod
     def run_block(block, x, mask):
-        if mask is not None:
+        if mask is not None and mask.shape[-1] != x.shape[0]:
             mask = mask[:x.shape[0], :x.shape[0]]
         if block.attn.batch_first:
             return block(x.transpose(0, 1), attn_mask=mask).transpose(0, 1)
@@ -87,6 +98,10 @@ class OpenCLIPFamily:
     @staticmethod
     def layer_scales(block):
         return block.ls_1, block.ls_2
+
+    @staticmethod
+    def layer_norm(ln, x):
+        return ln(x)
 
     @staticmethod
     def input_resolution(visual):

@@ -12,9 +12,15 @@ import functools
 import torch
 
 
+def cast(t, dtype):
+    """``t.to(dtype)``, without an operator call (and a backward node) when ``t`` already has that dtype."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
 def stats_dtype(dtype):
-    """Softmax statistics run in float32, or in the input's dtype when that is wider (float64)."""
-    return torch.promote_types(dtype, torch.float32)
+    """Softmax statistics run in float32, or in the input's dtype when that is wider (float64). Decided in Python:
+    ``torch.promote_types`` is an operator call."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 class _AttentionWithLSE(torch.autograd.Function):
@@ -27,12 +33,13 @@ class _AttentionWithLSE(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask):
-        scores = torch.matmul(q, k.transpose(-1, -2)).to(stats_dtype(q.dtype))
+        scores = cast(torch.matmul(q, k.transpose(-1, -2)), stats_dtype(q.dtype))
         if mask is not None:
-            scores = scores + mask.to(device=scores.device, dtype=scores.dtype)
+            mask = mask if mask.device == scores.device else mask.to(scores.device)
+            scores = scores + cast(mask, scores.dtype)
         lse = torch.logsumexp(scores, dim=-1, keepdim=True)
         probs = scores.sub_(lse).exp_()  # in place: the scores are not needed again
-        out = torch.matmul(probs.to(v.dtype), v)
+        out = torch.matmul(cast(probs, v.dtype), v)
         ctx.save_for_backward(q, k, v, probs, out)
         return out, lse
 
@@ -41,13 +48,13 @@ class _AttentionWithLSE(torch.autograd.Function):
         q, k, v, probs, out = ctx.saved_tensors
         if d_out is None:
             d_out = torch.zeros_like(out)
-        d_v = torch.matmul(probs.transpose(-1, -2).to(d_out.dtype), d_out)
-        d_scores = torch.matmul(d_out, v.transpose(-1, -2)).to(probs.dtype)
-        shift = (d_out.to(probs.dtype) * out.to(probs.dtype)).sum(dim=-1, keepdim=True)
+        d_v = torch.matmul(cast(probs.transpose(-1, -2), d_out.dtype), d_out)
+        d_scores = cast(torch.matmul(d_out, v.transpose(-1, -2)), probs.dtype)
+        shift = (cast(d_out, probs.dtype) * cast(out, probs.dtype)).sum(dim=-1, keepdim=True)
         if d_lse is not None:
             shift = shift - d_lse
         d_scores.sub_(shift).mul_(probs)
-        d_scores = d_scores.to(q.dtype)
+        d_scores = cast(d_scores, q.dtype)
         return torch.matmul(d_scores, k), torch.matmul(d_scores.transpose(-1, -2), q), d_v, None
 
 
@@ -60,33 +67,37 @@ def attention_with_lse(q, k, v, mask=None):
 @functools.lru_cache(maxsize=64)
 def segments(positions, sizes, device):
     """Candidates at ``positions`` (1-based, into the weights) of ``sizes`` tokens, concatenated into one block of S
-    keys: ``index`` (n,) their weight positions, ``member`` (S, n) float 0/1 (key j belongs to candidate i),
-    ``grid`` (n * longest) indices into the block padded by one column at index S, and ``longest``. Cached per
-    device: built once, not per layer call."""
+    keys: ``pick`` their weights (a slice when the positions are consecutive, as in the search, else an index),
+    ``member`` (S, n) float 0/1 (key j belongs to candidate i) and its transpose ``owner`` (n, S), ``grid`` (n * longest)
+    indices into the block, each candidate's row padded with its own first key (a repeat leaves its max as it is),
+    and ``longest``. Cached per device: built once, not per layer call."""
     longest, total = max(sizes), sum(sizes)
     grid, member, start = [], torch.zeros(total, len(sizes)), 0
     for i, n in enumerate(sizes):
-        grid += list(range(start, start + n)) + [total] * (longest - n)
+        grid += list(range(start, start + n)) + [start] * (longest - n)
         member[start:start + n, i] = 1.0
         start += n
-    return (torch.tensor(positions, device=device), member.to(device), torch.tensor(grid, device=device), longest)
+    consecutive = list(positions) == list(range(positions[0], positions[0] + len(positions)))
+    pick = slice(positions[0], positions[0] + len(positions)) if consecutive else torch.tensor(positions,
+                                                                                                 device=device)
+    member = member.to(device)
+    return pick, member, member.t().contiguous(), torch.tensor(grid, device=device), longest
 
 
 def mixture_core(q, k, v, kp, vp, w, mask, segs):
     """``sum_k w[k] attn(q, [k; kp_k], [v; vp_k])`` (w[0]: x alone) for scaled ``q`` (B, H, L, d) and all candidates'
     prompt keys / values ``kp``, ``vp`` (1 or B, H, S, d), concatenated as ``segs`` says. Returns (B, H, L, d)."""
-    index, member, grid, longest = segs
+    pick, member, owner, grid, longest = segs
     o_x, lse_x = attention_with_lse(q, k, v, mask)
-    s_p = torch.matmul(q, kp.transpose(-1, -2).to(q.dtype)).to(lse_x.dtype)  # (B, H, L, S)
-    member, w = member.to(s_p.dtype), w.to(s_p.dtype)
+    s_p = cast(torch.matmul(q, cast(kp, q.dtype).transpose(-1, -2)), lse_x.dtype)  # (B, H, L, S)
+    member, owner, w = cast(member, s_p.dtype), cast(owner, s_p.dtype), cast(w, s_p.dtype)
     with torch.no_grad():  # each candidate's own max: a constant shift that keeps its log-sum-exp exact
-        padded = torch.cat([s_p, s_p.new_full(s_p.shape[:-1] + (1,), float("-inf"))], dim=-1)
-        top = padded[..., grid].unflatten(-1, (index.shape[0], longest)).amax(dim=-1)  # (B, H, L, n)
-        shift = torch.matmul(top, member.t())  # each key's candidate max, (B, H, L, S)
+        top = s_p[..., grid].unflatten(-1, (owner.shape[0], longest)).amax(dim=-1)  # (B, H, L, n)
+        shift = torch.matmul(top, owner)  # each key's candidate max, (B, H, L, S)
     e = torch.exp(s_p - shift)
     sums = torch.matmul(e, member)  # (B, H, L, n)
     lse_k = top + torch.log(sums)
-    coef = w[index] * torch.sigmoid(lse_k - lse_x)  # w_k p_k
-    probs_p = e * torch.matmul(coef / sums, member.t())  # w_k p_k softmax over candidate k's keys
-    keep_x = (w.sum() - coef.sum(dim=-1, keepdim=True)).to(o_x.dtype)
-    return o_x * keep_x + torch.matmul(probs_p.to(vp.dtype), vp)
+    coef = w[pick] * torch.sigmoid(lse_k - lse_x)  # w_k p_k
+    probs_p = e * torch.matmul(coef / sums, owner)  # w_k p_k softmax over candidate k's keys
+    keep_x = cast(w.sum() - coef.sum(dim=-1, keepdim=True), o_x.dtype)
+    return o_x * keep_x + torch.matmul(cast(probs_p, vp.dtype), vp)

@@ -1,6 +1,8 @@
 """DPL's search space: candidate prompts (``SearchSpace``) and architecture logits (``Architecture``), kept in
 separate modules because they have separate optimisers (prompts: the engine's SGD on training batches,
 alphas: Adam on validation batches) and separate checkpoints."""
+import contextlib
+
 import torch
 import torch.nn as nn
 
@@ -124,6 +126,20 @@ def supernet_prompts(space, arch, branch, naive=False, recompute=False):
     """One ``KVMixture`` per layer of ``branch``: that layer's candidates weighted by softmax(alpha)."""
     if space.max_length != arch.max_length:
         raise ValueError(f"SearchSpace has N={space.max_length} but Architecture has N={arch.max_length}")
-    weights = arch.weights(branch)
+    weights = arch.weights(branch).unbind(0)  # one operator for all layers' rows (not one select per layer)
     return [KVMixture(space.candidates(branch, layer), weights[layer], naive=naive, recompute=recompute)
-            for layer in range(weights.shape[0])]
+            for layer in range(len(weights))]
+
+
+@contextlib.contextmanager
+def constant(module):
+    """``module``'s trainable parameters act as constants in the passes built inside (no gradients for them): a
+    search pass that updates the alphas need not differentiate the prompts, and the other way round."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
