@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from clip.model import CLIP
 
 from dpl.prompting import Architecture, LayerPrompts, PromptedCLIP, PromptLayout, SearchSpace, supernet_prompts
+from dpl.prompting.supernet import constant
 
 VITB16 = dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
               transformer_width=512, transformer_heads=8, transformer_layers=12)
@@ -89,7 +90,7 @@ def make_step(variant, args, pc, emb, eot, batches, max_length=None):
     if variant == "fixed":
         layout = PromptLayout.uniform(args.fixed_length, pc.vision_layers, pc.text_layers)
         prompts = LayerPrompts(layout, pc.vision_width, pc.text_width, kind="kv").to(args.device)
-        opt = torch.optim.SGD(prompts.parameters(), lr=3.5e-3)
+        opt = torch.optim.SGD(prompts.parameters(), lr=3.5e-3, foreach=True)
 
         def step():
             loss = F.cross_entropy(logits(pc, emb, eot, train_x, prompts.vision_prompts(), prompts.text_prompts()),
@@ -103,21 +104,22 @@ def make_step(variant, args, pc, emb, eot, batches, max_length=None):
     n = max_length or args.max_length[0]
     space = SearchSpace(pc.vision_layers, pc.text_layers, pc.vision_width, pc.text_width, n).to(args.device)
     arch = Architecture(pc.vision_layers, pc.text_layers, n).to(args.device)
-    opt_a = torch.optim.Adam(arch.parameters(), lr=3.5e-3, betas=(0.5, 0.999))
-    opt_p = torch.optim.SGD(space.parameters(), lr=3.5e-3)
+    opt_a = torch.optim.Adam(arch.parameters(), lr=3.5e-3, betas=(0.5, 0.999), foreach=True)
+    opt_p = torch.optim.SGD(space.parameters(), lr=3.5e-3, foreach=True)
 
-    def one(x, y, opt):
-        vision = supernet_prompts(space, arch, "vision", naive, recompute)
-        text = supernet_prompts(space, arch, "text", naive, recompute)
-        loss = F.cross_entropy(logits(pc, emb, eot, x, vision, text), y)
+    def one(x, y, opt, fixed):
+        with constant(fixed):  # as DPLSearch: each pass differentiates only what its step updates
+            vision = supernet_prompts(space, arch, "vision", naive, recompute)
+            text = supernet_prompts(space, arch, "text", naive, recompute)
+            loss = F.cross_entropy(logits(pc, emb, eot, x, vision, text), y)
         opt_a.zero_grad()
         opt_p.zero_grad()
         loss.backward()
         opt.step()
 
     def step():
-        one(val_x, val_y, opt_a)
-        one(train_x, train_y, opt_p)
+        one(val_x, val_y, opt_a, space)
+        one(train_x, train_y, opt_p, arch)
     return step
 
 
