@@ -72,6 +72,17 @@ def test_gpa_weights_sum_to_one_and_peak_at_mean(epochs, mean, std):
     assert max(range(epochs), key=w.__getitem__) == mean - 1  # epoch ``mean`` (1-based) weighs most
 
 
+def test_gpa_weights_are_the_official_gaussian():
+    """PromptSRC's GPA: epoch e weighs N(e; mean, std) = exp(-(e - mean)^2 / (2 std^2)) / sqrt(2 pi std^2),
+    normalised over epochs 1..E (the official trainer's Gaussian). Written out for E=5, mean 3, std 2."""
+    import math
+
+    density = [math.exp(-((e - 3) ** 2) / (2 * 2 ** 2)) / math.sqrt(2 * math.pi * 2 ** 2) for e in range(1, 6)]
+    expected = [d / sum(density) for d in density]
+    assert gpa_weights(5, 3, 2) == pytest.approx(expected, rel=1e-12)
+    assert gpa_weights(5, 3, 2)[0] / gpa_weights(5, 3, 2)[2] == pytest.approx(math.exp(-0.5), rel=1e-12)
+
+
 def test_gpa_loads_weighted_average_after_last_epoch(tiny_clip, tmp_path, monkeypatch):
     from dpl.engine.trainer import SimpleTrainer
 

@@ -120,3 +120,16 @@ def test_cocoop_meta_net_shifts_each_image_context(data_root, tmp_path):
     torch.testing.assert_close(logits, expected, **TOL)
     without_shift = model.logit_scale.exp() * feats @ unshifted.t()
     assert (logits - without_shift).abs().max() > 1e-3  # the meta-net path changes the logits
+
+
+@pytest.mark.parametrize("name", ["DPL", "DPLSearch"])
+def test_dpl_logits_are_scaled_cosine_similarities(name, data_root, tmp_path):
+    """logit = exp(logit_scale) * cos(image feature, class text feature), each feature normalised on its own."""
+    trainer = build_on(name, "openai", data_root, tmp_path)
+    learner = trainer.model
+    _, images, _ = first_batch(trainer)
+    with torch.no_grad():
+        text = learner.clip.encode_text(learner.text_embeddings, learner.text_eot, learner.text_prompts())
+        image = learner.clip.encode_image(images, learner.vision_prompts())
+        expected = learner.clip.logit_scale.exp() * F.normalize(image, dim=-1) @ F.normalize(text, dim=-1).t()
+        torch.testing.assert_close(learner(images).float(), expected.float(), **TOL)
