@@ -26,3 +26,14 @@ def test_config_merges_with_clip_settings(path):
         ("sgd", "cosine", 1, "constant")
     assert cfg.OPTIM.WARMUP_CONS_LR == 1e-5 and cfg.MODEL.BACKBONE.NAME == "ViT-B/16"
     assert cfg.DATALOADER.TRAIN_X.BATCH_SIZE == (1 if path.parent.name == "CoCoOp" else 4)
+
+
+def test_promptsrc_defaults_are_the_official_ones():
+    """TRAINER.PROMPTSRC's defaults as the official PromptSRC train.py's extend_cfg sets them (a yaml that leaves a
+    key out must get the official value)."""
+    from dpl.runs.config import get_cfg
+
+    c = get_cfg().TRAINER.PROMPTSRC
+    assert (c.N_CTX_VISION, c.N_CTX_TEXT, c.CTX_INIT, c.PREC) == (4, 4, "a photo of a", "fp16")
+    assert (c.PROMPT_DEPTH_VISION, c.PROMPT_DEPTH_TEXT) == (9, 9)
+    assert (c.TEXT_LOSS_WEIGHT, c.IMAGE_LOSS_WEIGHT, c.GPA_MEAN, c.GPA_STD) == (25, 10, 15, 1)
