@@ -94,3 +94,14 @@ def test_context_from_ctx_init_is_the_words_embedding(data_root, tmp_path):
     with torch.no_grad():
         expected = model.token_embedding(clip.tokenize("a photo of a")).type(model.dtype)[0, 1:5]
     assert torch.equal(trainer.model.prompt_learner.ctx.detach(), expected)
+
+
+def test_dpl_config_defaults_are_the_official_settings():
+    """TRAINER.DPL's defaults, for a yaml that leaves a key out: the official configs' fp32 and N = 6, the official
+    train stage's ensemble text input and the prompt init std 0.02."""
+    from dpl.runs.config import get_cfg
+
+    c = get_cfg().TRAINER.DPL
+    assert (c.PREC, c.MAX_LENGTH, c.PROMPT_STD, c.CTX_INIT) == ("fp32", 6, 0.02, "ensemble")
+    assert (c.SEARCH_CTX_INIT, c.SEARCH_INIT, c.ALPHA_BATCHES, c.KD_REDUCTION) == ("default", "official", "first", "numel")
+    assert (c.ALPHA_LR, tuple(c.ALPHA_BETAS), c.ALPHA_WEIGHT_DECAY, c.KD_WEIGHT) == (3.5e-3, (0.5, 0.999), 0.0, 0.0)
