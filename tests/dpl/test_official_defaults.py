@@ -97,11 +97,15 @@ def test_context_from_ctx_init_is_the_words_embedding(data_root, tmp_path):
 
 
 def test_dpl_config_defaults_are_the_official_settings():
-    """TRAINER.DPL's defaults, for a yaml that leaves a key out: the official configs' fp32 and N = 6, the official
-    train stage's ensemble text input and the prompt init std 0.02."""
+    """Every TRAINER.DPL default, for a yaml that leaves a key out: the official configs' fp32 and N = 6, the official
+    train stage's ensemble text input, the official search's init, alpha batch, Adam and KD scale, no warm-up, the
+    fused supernet, and the search log's warning thresholds."""
     from dpl.runs.config import get_cfg
 
-    c = get_cfg().TRAINER.DPL
-    assert (c.PREC, c.MAX_LENGTH, c.PROMPT_STD, c.CTX_INIT) == ("fp32", 6, 0.02, "ensemble")
-    assert (c.SEARCH_CTX_INIT, c.SEARCH_INIT, c.ALPHA_BATCHES, c.KD_REDUCTION) == ("default", "official", "first", "numel")
-    assert (c.ALPHA_LR, tuple(c.ALPHA_BETAS), c.ALPHA_WEIGHT_DECAY, c.KD_WEIGHT) == (3.5e-3, (0.5, 0.999), 0.0, 0.0)
+    c = dict(get_cfg().TRAINER.DPL)
+    c["ALPHA_BETAS"] = tuple(c["ALPHA_BETAS"])
+    assert c == dict(
+        PREC="fp32", MAX_LENGTH=6, PROMPT_STD=0.02, CTX_INIT="ensemble", SEARCH_CTX_INIT="default",
+        SEARCH_INIT="official", ALPHA_BATCHES="first", ALPHA_LR=3.5e-3, ALPHA_BETAS=(0.5, 0.999),
+        ALPHA_WEIGHT_DECAY=0.0, ALPHA_WARMUP_EPOCHS=0, NAIVE_SUPERNET=False, SUPERNET_RECOMPUTE=False,
+        KD_WEIGHT=0.0, KD_TEMPERATURE=1.0, KD_REDUCTION="numel", COLLAPSE_ZERO_FRACTION=0.75, UNDECIDED_MARGIN=0.05)
