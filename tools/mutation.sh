@@ -4,19 +4,22 @@
 #   pip install mutmut
 #   bash tools/mutation.sh                                    # defaults below
 #   MODULES="trainers/dpl.py dpl/method/text.py" TESTS="tests/methods/test_losses.py" bash tools/mutation.sh
+# TESTS: test files, folders or node ids, separated by spaces. TEST_FILTER: a pytest -k expression over them
+# (e.g. to leave out the other trainers' parametrizations of a shared test, which only slow the run down).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 MODULES="${MODULES:-trainers/promptsrc.py trainers/dpl.py}"
 TESTS="${TESTS:-tests/methods/test_losses.py}"
 WORK="${WORK:-$(mktemp -d)}"
 mkdir -p "$WORK"
-echo "mutating: $MODULES; tests: $TESTS; scratch copy: $WORK"
+echo "mutating: $MODULES; tests: $TESTS ${TEST_FILTER:+-k '$TEST_FILTER'}; scratch copy: $WORK"
 # a copy without build outputs or earlier mutants, so the checkout itself is never touched
 tar -C "$REPO" --exclude=.git --exclude=./mutants --exclude=./output --exclude=./data --exclude='*.egg-info' -cf - . \
   | tar -C "$WORK" -xf -
 cd "$WORK"
 paths=$(printf '"%s", ' $MODULES)
 tests=$(printf '"%s", ' $TESTS)
+if [ -n "${TEST_FILTER:-}" ]; then tests="$tests\"-k\", \"$TEST_FILTER\", "; fi
 cat >> pyproject.toml <<TOML
 
 [tool.mutmut]
