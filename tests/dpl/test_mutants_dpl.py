@@ -141,3 +141,27 @@ def test_build_model_moves_the_teacher_to_the_trainer_device(tiny_clip, monkeypa
     trainer.device = torch.device("meta")  # any device other than the CPU the features were computed on
     trainer.build_model()
     assert trainer.teacher.text_features.device.type == "meta"
+
+
+# TRAINER.DPL defaults and where each comes from. Official = Zhenhan-Huang/Differentiable-Prompt-Learn: its search
+# config (TrainerSupernet/fewshot.yaml: fp32, N = 6), the alpha optimiser it hard-codes (Adam, lr 0.0035,
+# betas (0.5, 0.999), no weight decay), its train stage's CTX_INIT "ensemble", its search text "a photo of a {}.",
+# its candidate init and first-val-batch alpha steps, its KD scale (summed KL / numel) at weight 0.
+OFFICIAL_DPL = {
+    "PREC": "fp32", "MAX_LENGTH": 6, "CTX_INIT": "ensemble", "SEARCH_CTX_INIT": "default", "SEARCH_INIT": "official",
+    "ALPHA_BATCHES": "first", "ALPHA_LR": 3.5e-3, "ALPHA_BETAS": (0.5, 0.999), "ALPHA_WEIGHT_DECAY": 0.0,
+    "ALPHA_WARMUP_EPOCHS": 0, "KD_WEIGHT": 0.0, "KD_TEMPERATURE": 1.0, "KD_REDUCTION": "numel",
+}
+# ours: the train stage's prompt init N(0, 0.02) (README), the fused supernet without recomputation (the naive one
+# is a debug switch), and the thresholds of the search log's collapse / undecided warnings
+PROJECT_DPL = {"PROMPT_STD": 0.02, "NAIVE_SUPERNET": False, "SUPERNET_RECOMPUTE": False,
+               "COLLAPSE_ZERO_FRACTION": 0.75, "UNDECIDED_MARGIN": 0.05}
+
+
+def test_dpl_config_defaults():
+    node = make_cfg().TRAINER.DPL
+    expected = {**OFFICIAL_DPL, **PROJECT_DPL}
+    assert set(node) == set(expected)
+    for key, value in expected.items():
+        # the type too: yacs refuses a yaml or command-line value whose type differs from the default's
+        assert (node[key], type(node[key])) == (value, type(value)), key
