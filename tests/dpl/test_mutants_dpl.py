@@ -52,10 +52,11 @@ def test_learner_defaults_are_the_config_defaults(tiny_clip):
     """A DPLLearner built without ctx_init / std is the one the trainer builds from TRAINER.DPL's defaults."""
     c = make_cfg().TRAINER.DPL
     layout = layout_of(tiny_clip)
-    torch.manual_seed(0)
-    default = DPLLearner(tiny_clip, BASE, layout)
-    torch.manual_seed(0)
-    configured = DPLLearner(tiny_clip, BASE, layout, c.CTX_INIT, c.PROMPT_STD)
+    with torch.random.fork_rng(devices=[]):  # the same draws for both, and the session's RNG left as it was
+        torch.manual_seed(0)
+        default = DPLLearner(tiny_clip, BASE, layout)
+        torch.manual_seed(0)
+        configured = DPLLearner(tiny_clip, BASE, layout, c.CTX_INIT, c.PROMPT_STD)
     assert torch.equal(default.text_embeddings, configured.text_embeddings)
     assert torch.equal(default.text_eot, configured.text_eot)
     for a, b in zip(default.prompt_learner.parameters(), configured.prompt_learner.parameters(), strict=True):
@@ -66,8 +67,9 @@ def test_prompt_std_reaches_the_prompts(tiny_clip):
     cfg = make_cfg("DPL", layout="uniform:4", PROMPT_STD=0.5, MAX_LENGTH=4, CTX_INIT="default")
     trainer = DPL.__new__(DPL)
     trainer.cfg = cfg
-    torch.manual_seed(0)
-    learner = trainer.build_learner(cfg, BASE, tiny_clip)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        learner = trainer.build_learner(cfg, BASE, tiny_clip)
     values = torch.cat([p.detach().flatten() for p in learner.prompt_learner.parameters()])
     assert values.numel() > 1000
     assert abs(values.std().item() - 0.5) < 0.05  # N(0, PROMPT_STD), not the 0.02 default
