@@ -11,7 +11,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 MODULES="${MODULES:-trainers/promptsrc.py trainers/dpl.py}"
 # the tests of these two modules (the resume test: PromptSRC's GPA running sum); about a minute for all of them
-TESTS="${TESTS:-tests/methods tests/dpl/test_official_defaults.py tests/dpl/test_dpl_trainers.py tests/dpl/test_mutants_dpl.py
+TESTS="${TESTS:-tests/methods tests/dpl/test_official_defaults.py tests/dpl/test_dpl_trainers.py tests/dpl/test_mutants_dpl.py tests/dpl/test_text_input_errors.py
   tests/baselines/test_configs.py tests/baselines/test_promptsrc.py tests/baselines/test_mutants_promptsrc.py
   tests/baselines/test_checkpoints.py
   tests/resume/test_kill_points.py::test_kill_at_every_rename_of_an_epoch_end_resumes_to_the_same_result[PromptSRC]}"
