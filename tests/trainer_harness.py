@@ -30,6 +30,18 @@ PER_TRAINER = {
 }
 
 
+def make_cfg(trainer_node=None, layout="", **opts):
+    """The default config on tiny-random, with ``opts`` set in ``cfg.TRAINER[trainer_node]`` (no yaml, no data)."""
+    from dpl.runs.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.MODEL.BACKBONE.NAME = "tiny-random"
+    cfg.TRAINER.LAYOUT = layout
+    for key, value in opts.items():
+        cfg.TRAINER[trainer_node][key] = value
+    return cfg
+
+
 def build_as_train_py(trainer, config, data_root, output_dir, opts=(), seed=1):
     """``trainer`` with ``configs/trainers/<config>`` and KEY VALUE ``opts``, built as ``train.py`` would build it
     (seeded) on the Demo dataset with tiny-random, without training."""

@@ -1,18 +1,9 @@
 """Helpers of the baseline tests: configs with every trainer's node, and a learner built the way each
 trainer builds it (without data or an engine)."""
+from trainer_harness import make_cfg  # noqa: F401  (the baseline tests import it from here)
+
 BASE = ["dog", "cat", "golden_retriever"]
 NEW = ["car", "tree", "boat", "bird", "house"]
-
-
-def make_cfg(trainer_node=None, layout="", **opts):
-    from dpl.runs.config import get_cfg
-
-    cfg = get_cfg()
-    cfg.MODEL.BACKBONE.NAME = "tiny-random"
-    cfg.TRAINER.LAYOUT = layout
-    for key, value in opts.items():
-        cfg.TRAINER[trainer_node][key] = value
-    return cfg
 
 
 def build_learner(trainer_name, cfg, clip_model, classnames=BASE):

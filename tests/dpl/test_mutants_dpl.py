@@ -4,23 +4,13 @@ the teacher following the trainer's device."""
 import clip.model
 import pytest
 import torch
+from trainer_harness import make_cfg
 
 from dpl.errors import ConfigError
 from dpl.prompting import PromptLayout
 from trainers.dpl import DPL, DPLLearner, ZeroShotTeacher, advance_rng_as_teacher_load
 
 BASE = ["dog", "cat", "golden_retriever"]
-
-
-def make_cfg(node=None, layout="", **opts):
-    from dpl.runs.config import get_cfg
-
-    cfg = get_cfg()
-    cfg.MODEL.BACKBONE.NAME = "tiny-random"
-    cfg.TRAINER.LAYOUT = layout
-    for key, value in opts.items():
-        cfg.TRAINER[node][key] = value
-    return cfg
 
 
 @pytest.fixture(scope="module")
