@@ -1,0 +1,64 @@
+"""CoOp's prompt assembly against stock CLIP reading the written-out sentence: with the context set to the token
+embeddings of known words, every class-token position (end / middle / front) and the class-specific context give
+exactly the embeddings, and the text features, of CLIP's own tokenizer and ``encode_text`` on that sentence."""
+import clip
+import pytest
+import torch
+import torch.nn.functional as F
+
+from trainers.coop import CoOpLearner, CoOpPromptLearner
+
+CLASSES = ["dog", "golden_retriever", "sea lion"]
+WORDS = ["cat", "red", "sky", "sun", "tree"]  # single BPE tokens each: one word per context vector
+CSC_WORDS = [WORDS, ["blue", "car", "road", "hat", "box"], ["green", "boat", "rain", "cup", "pen"]]
+
+
+def sentence(words, name, position):
+    """The prompt the official CoOp builds, as words: ``half = n_ctx // 2`` context words before the name."""
+    half = len(words) // 2
+    if position == "end":
+        parts = words + [name]
+    elif position == "middle":
+        parts = words[:half] + [name] + words[half:]
+    else:
+        parts = [name] + words
+    return " ".join(parts) + "."
+
+
+def word_embeddings(stock, words):
+    tokens = clip.tokenize([" ".join(words)])[0]
+    assert int(tokens.argmax()) == len(words) + 1  # each word one token, between start and end
+    return stock.token_embedding(tokens[1:len(words) + 1])
+
+
+@pytest.mark.parametrize("csc", [False, True], ids=["unified", "class-specific"])
+@pytest.mark.parametrize("position", ["end", "middle", "front"])
+def test_prompts_are_the_written_out_sentences(tiny_clip, position, csc):
+    stock = tiny_clip.model
+    learner = CoOpPromptLearner(tiny_clip, CLASSES, len(WORDS), csc=csc, position=position)
+    with torch.no_grad():
+        if csc:
+            learner.ctx.copy_(torch.stack([word_embeddings(stock, w) for w in CSC_WORDS]))
+        else:
+            learner.ctx.copy_(word_embeddings(stock, WORDS))
+    names = [c.replace("_", " ") for c in CLASSES]
+    sentences = [sentence(CSC_WORDS[i] if csc else WORDS, n, position) for i, n in enumerate(names)]
+    tokens = clip.tokenize(sentences)
+
+    with torch.no_grad():
+        embeddings = learner()
+        assert embeddings.shape == (len(CLASSES), tokens.shape[1], stock.token_embedding.embedding_dim)
+        assert torch.equal(embeddings, stock.token_embedding(tokens))
+        assert torch.equal(learner.eot_index.cpu(), tokens.argmax(-1))
+        features = CoOpLearner(tiny_clip, learner).class_text_features()
+        expected = F.normalize(stock.encode_text(tokens), dim=-1)
+    torch.testing.assert_close(features, expected)
+
+
+def test_middle_splits_an_odd_context_with_the_shorter_half_first(tiny_clip):
+    """n_ctx 5 -> 2 words, the name, 3 words (the official ``n_ctx // 2``)."""
+    learner = CoOpPromptLearner(tiny_clip, ["dog"], 5, position="middle")
+    with torch.no_grad():
+        learner.ctx.copy_(word_embeddings(tiny_clip.model, WORDS))
+        got = learner()[0]
+    assert torch.equal(got, tiny_clip.model.token_embedding(clip.tokenize(["cat red dog sky sun tree."]))[0])
