@@ -35,11 +35,15 @@ class CoOpPromptLearner(nn.Module):
         if position not in POSITIONS:
             raise ConfigError(f"TRAINER.COOP.CLASS_TOKEN_POSITION is {position!r}; expected one of {POSITIONS}")
         width, n_cls = clip_model.text_width, len(classnames)
+        ctx_init = ctx_init.replace("_", " ")
         if ctx_init:
             init = context_init_embedding(clip_model, ctx_init)
             n_ctx = n_ctx or len(init)  # as CoOp: the initialisation's length decides, unless a layout does
             if len(init) == n_ctx:
-                ctx = init.unsqueeze(0).repeat(n_cls, 1, 1) if csc else init
+                ctx = init  # one context for every class, as the official CoOp, whatever CSC says
+                if csc:
+                    print("CSC is ignored with CTX_INIT (as in the official CoOp): one context for every class")
+                    csc = False
             else:
                 print(f"CTX_INIT {ctx_init!r} has {len(init)} tokens but the context has {n_ctx}: random init")
                 ctx_init = ""

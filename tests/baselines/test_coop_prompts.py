@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dpl.errors import ConfigError
 from trainers.coop import CoOpLearner, CoOpPromptLearner
 
 CLASSES = ["dog", "golden_retriever", "sea lion"]
@@ -62,3 +63,45 @@ def test_middle_splits_an_odd_context_with_the_shorter_half_first(tiny_clip):
         learner.ctx.copy_(word_embeddings(tiny_clip.model, WORDS))
         got = learner()[0]
     assert torch.equal(got, tiny_clip.model.token_embedding(clip.tokenize(["cat red dog sky sun tree."]))[0])
+
+
+@pytest.mark.parametrize("position", ["end", "middle", "front"])
+def test_ctx_init_words_are_the_context(tiny_clip, position, capsys):
+    learner = CoOpPromptLearner(tiny_clip, CLASSES, None, ctx_init="a_photo_of_a", position=position)
+    words = ["a", "photo", "of", "a"]
+    assert learner.n_ctx == 4 and torch.equal(learner.ctx.detach(), word_embeddings(tiny_clip.model, words))
+    tokens = clip.tokenize([sentence(words, c.replace("_", " "), position) for c in CLASSES])
+    with torch.no_grad():
+        assert torch.equal(learner(), tiny_clip.model.token_embedding(tokens))
+    assert 'Initial context: "a photo of a" (4 tokens, unified)\n' in capsys.readouterr().out
+
+
+def test_ctx_init_with_csc_is_one_unified_context_as_in_the_official_coop(tiny_clip, capsys):
+    """The official CoOp initialises from CTX_INIT with a (n_ctx, width) context whatever CSC says."""
+    learner = CoOpPromptLearner(tiny_clip, CLASSES, None, ctx_init="a photo of a", csc=True)
+    assert learner.ctx.shape == (4, tiny_clip.text_width)
+    assert "CSC is ignored with CTX_INIT" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("csc", [False, True], ids=["unified", "class-specific"])
+def test_random_context_is_normal_with_std_002(tiny_clip, csc, capsys):
+    torch.manual_seed(0)
+    learner = CoOpPromptLearner(tiny_clip, CLASSES, 16, csc=csc)
+    shape = (len(CLASSES), 16, tiny_clip.text_width) if csc else (16, tiny_clip.text_width)
+    assert learner.ctx.shape == shape
+    assert abs(learner.ctx.std().item() - 0.02) < 0.002 and abs(learner.ctx.mean().item()) < 0.002
+    kind = "class-specific" if csc else "unified"
+    assert f'Initial context: "{" ".join(["X"] * 16)}" (16 tokens, {kind})\n' in capsys.readouterr().out
+
+
+def test_ctx_init_of_another_length_than_the_layouts_is_a_random_context_and_says_so(tiny_clip, capsys):
+    learner = CoOpPromptLearner(tiny_clip, CLASSES, 3, ctx_init="a photo of a")
+    assert learner.ctx.shape == (3, tiny_clip.text_width)
+    out = capsys.readouterr().out
+    assert "CTX_INIT 'a photo of a' has 4 tokens but the context has 3: random init\n" in out
+    assert 'Initial context: "X X X" (3 tokens, unified)\n' in out
+
+
+def test_an_unknown_class_token_position_names_the_key(tiny_clip):
+    with pytest.raises(ConfigError, match=r"TRAINER.COOP.CLASS_TOKEN_POSITION is 'start'; expected one of"):
+        CoOpPromptLearner(tiny_clip, CLASSES, 4, position="start")
