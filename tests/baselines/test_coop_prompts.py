@@ -1,10 +1,12 @@
 """CoOp's prompt assembly against stock CLIP reading the written-out sentence: with the context set to the token
 embeddings of known words, every class-token position (end / middle / front) and the class-specific context give
-exactly the embeddings, and the text features, of CLIP's own tokenizer and ``encode_text`` on that sentence."""
+exactly the embeddings, and the text features, of CLIP's own tokenizer and ``encode_text`` on that sentence. Then
+the context's initialisation (CTX_INIT words, N(0, 0.02)), its log lines, and the config reaching the learner."""
 import clip
 import pytest
 import torch
 import torch.nn.functional as F
+from baseline_helpers import build_learner, make_cfg
 
 from dpl.errors import ConfigError
 from trainers.coop import CoOpLearner, CoOpPromptLearner
@@ -91,7 +93,7 @@ def test_random_context_is_normal_with_std_002(tiny_clip, csc, capsys):
     assert learner.ctx.shape == shape
     assert abs(learner.ctx.std().item() - 0.02) < 0.002 and abs(learner.ctx.mean().item()) < 0.002
     kind = "class-specific" if csc else "unified"
-    assert f'Initial context: "{" ".join(["X"] * 16)}" (16 tokens, {kind})\n' in capsys.readouterr().out
+    assert capsys.readouterr().out == f'Initial context: "{" ".join(["X"] * 16)}" (16 tokens, {kind})\n'
 
 
 def test_ctx_init_of_another_length_than_the_layouts_is_a_random_context_and_says_so(tiny_clip, capsys):
@@ -105,3 +107,27 @@ def test_ctx_init_of_another_length_than_the_layouts_is_a_random_context_and_say
 def test_an_unknown_class_token_position_names_the_key(tiny_clip):
     with pytest.raises(ConfigError, match=r"TRAINER.COOP.CLASS_TOKEN_POSITION is 'start'; expected one of"):
         CoOpPromptLearner(tiny_clip, CLASSES, 4, position="start")
+
+
+@pytest.mark.parametrize("layout", ["", "uniform:3"], ids=["N_CTX", "layout"])
+def test_build_learner_passes_the_config(tiny_clip, layout):
+    cfg = make_cfg("COOP", layout=layout, N_CTX=5, CSC=True, CLASS_TOKEN_POSITION="middle")
+    learner = build_learner("CoOp", cfg, tiny_clip, CLASSES).prompt_learner
+    n_ctx = 3 if layout else 5
+    assert learner.ctx.shape == (len(CLASSES), n_ctx, tiny_clip.text_width) and learner.position == "middle"
+
+    cfg = make_cfg("COOP", CTX_INIT="a photo of a")
+    learner = build_learner("CoOp", cfg, tiny_clip, CLASSES).prompt_learner
+    assert torch.equal(learner.ctx.detach(), word_embeddings(tiny_clip.model, ["a", "photo", "of", "a"]))
+
+
+def test_only_the_context_is_saved_so_it_loads_onto_other_classes(tiny_clip):
+    base = CoOpPromptLearner(tiny_clip, CLASSES, 5)
+    assert list(base.state_dict()) == ["ctx"]  # the class-token buffers are rebuilt from the names, never saved
+    new = CoOpPromptLearner(tiny_clip, ["car", "tree"], 5)
+    new.load_state_dict(base.state_dict())
+    with torch.no_grad():
+        base.ctx.copy_(word_embeddings(tiny_clip.model, WORDS))
+        new.load_state_dict(base.state_dict())
+        assert torch.equal(new(), tiny_clip.model.token_embedding(clip.tokenize(["cat red sky sun tree car.",
+                                                                                  "cat red sky sun tree tree."])))
