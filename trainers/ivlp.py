@@ -28,9 +28,10 @@ def extend_cfg(cfg):
     cfg.TRAINER.IVLP.LOSS_FP32 = False  # True: losses on float32 copies of the fp16 logits (official: fp16)
 
     cfg.TRAINER.VPT = CN()
-    cfg.TRAINER.VPT.N_CTX_VISION = 8
+    # the official defaults (shallow VPT, 2 tokens); the published VPT-deep config sets 8 tokens in every layer
+    cfg.TRAINER.VPT.N_CTX_VISION = 2
     cfg.TRAINER.VPT.CTX_INIT = "a photo of a"  # the frozen text prompt is "<CTX_INIT> <class>."
-    cfg.TRAINER.VPT.PROMPT_DEPTH_VISION = -1  # -1: every layer of the loaded model (VPT-deep)
+    cfg.TRAINER.VPT.PROMPT_DEPTH_VISION = 1  # -1: every layer of the loaded model (VPT-deep)
     cfg.TRAINER.VPT.PREC = "fp16"
     # True: the prompts enter the fp32 tower unrounded; the official VPT rounds them through fp16 (``.half()``)
     cfg.TRAINER.VPT.PROMPTS_FP32 = False

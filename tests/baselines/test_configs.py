@@ -37,3 +37,29 @@ def test_promptsrc_defaults_are_the_official_ones():
     assert (c.N_CTX_VISION, c.N_CTX_TEXT, c.CTX_INIT, c.PREC) == (4, 4, "a photo of a", "fp16")
     assert (c.PROMPT_DEPTH_VISION, c.PROMPT_DEPTH_TEXT) == (9, 9)
     assert (c.TEXT_LOSS_WEIGHT, c.IMAGE_LOSS_WEIGHT, c.GPA_MEAN, c.GPA_STD) == (25, 10, 15, 1)
+
+
+# The official extend_cfg values (KaiyangZhou/CoOp and muzairkhattak/multimodal-prompt-learning train.py), and ours:
+# LOSS_FP32 off in every node (the official losses run on the fp16 values), VPT's PROMPTS_FP32 off (rounded as
+# officially). A yaml that leaves a key out gets the official value.
+OFFICIAL_BASELINES = {
+    "COOP": {"N_CTX": 16, "CSC": False, "CTX_INIT": "", "PREC": "fp16", "CLASS_TOKEN_POSITION": "end"},
+    "COCOOP": {"N_CTX": 16, "CTX_INIT": "", "PREC": "fp16"},
+    "MAPLE": {"N_CTX": 2, "CTX_INIT": "a photo of a", "PREC": "fp16", "PROMPT_DEPTH": 9},
+    "IVLP": {"N_CTX_VISION": 2, "N_CTX_TEXT": 2, "CTX_INIT": "a photo of a", "PREC": "fp16",
+             "PROMPT_DEPTH_VISION": 9, "PROMPT_DEPTH_TEXT": 9},
+    "VPT": {"N_CTX_VISION": 2, "CTX_INIT": "a photo of a", "PREC": "fp16", "PROMPT_DEPTH_VISION": 1,
+            "PROMPTS_FP32": False},
+}
+
+
+@pytest.mark.parametrize("node", sorted(OFFICIAL_BASELINES))
+def test_baseline_defaults_are_the_official_ones(node):
+    from dpl.runs.config import get_cfg
+
+    c = get_cfg().TRAINER[node]
+    expected = {**OFFICIAL_BASELINES[node], "LOSS_FP32": False}
+    assert set(c) == set(expected)
+    for key, value in expected.items():
+        # the type too: yacs refuses a yaml or command-line value whose type differs from the default's
+        assert (c[key], type(c[key])) == (value, type(value)), key

@@ -82,9 +82,14 @@ def test_vpt_hand_design_and_layout(tiny_clip, layout_file, images):
     assert all(p is None for p in learner.prompt_learner.text_prompts())  # text branch ignored
 
 
-def test_vpt_default_depth_prompts_every_layer_of_the_loaded_model(tiny_clip):
+def test_vpt_depth_minus_one_prompts_every_layer_of_the_loaded_model(tiny_clip):
+    learner = build_learner("VPT", make_cfg("VPT", N_CTX_VISION=8, PROMPT_DEPTH_VISION=-1), tiny_clip)
+    assert vision_counts(learner) == [8] * tiny_clip.vision_layers  # the published VPT-deep config
+
+
+def test_vpt_defaults_are_the_official_shallow_vpt(tiny_clip):
     learner = build_learner("VPT", make_cfg("VPT"), tiny_clip)
-    assert vision_counts(learner) == [8] * tiny_clip.vision_layers
+    assert vision_counts(learner) == [2] + [0] * (tiny_clip.vision_layers - 1)
 
 
 def test_negative_depth_other_than_all_layers_is_an_error(tiny_clip):
