@@ -7,6 +7,7 @@ fp16) run on CUDA when present and on the CPU otherwise, so the README's test co
 everywhere; ``-m "not cuda"`` leaves them out, ``-m cuda`` runs only them (benchmarks/gpu_check.sh on a GPU)."""
 import os
 
+import pytest
 import torch
 
 import dpl  # noqa: F401  before any test imports clip: without pkg_resources, dpl/clip_import.py stands in
@@ -16,3 +17,13 @@ torch.set_num_threads(1)
 # default for users is fp32 on a CPU (dpl/method/trainer_base.py; tests/baselines/test_cpu_precision.py unsets this)
 os.environ.setdefault("DPL_CPU_FP16", "1")
 
+
+@pytest.fixture(scope="session")
+def tiny_clip():
+    """The tiny-random CLIP (fp32, frozen) wrapped for prompting, shared by the test folders."""
+    from dpl.backbones.loading import build_tiny_clip
+    from dpl.prompting import PromptedCLIP
+
+    model = build_tiny_clip().float()
+    model.requires_grad_(False)
+    return PromptedCLIP(model)

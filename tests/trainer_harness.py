@@ -42,6 +42,16 @@ def make_cfg(trainer_node=None, layout="", **opts):
     return cfg
 
 
+def build_learner(trainer_name, cfg, clip_model, classnames=("dog", "cat", "golden_retriever")):
+    """What ``PromptTrainer.build_model`` does after loading CLIP, without data or optimiser."""
+    from dpl.engine import TRAINER_REGISTRY
+
+    trainer_cls = TRAINER_REGISTRY.get(trainer_name)
+    trainer = trainer_cls.__new__(trainer_cls)  # no engine: only build_learner is exercised
+    trainer.cfg = cfg
+    return trainer.build_learner(cfg, classnames, clip_model)
+
+
 def build_as_train_py(trainer, config, data_root, output_dir, opts=(), seed=1):
     """``trainer`` with ``configs/trainers/<config>`` and KEY VALUE ``opts``, built as ``train.py`` would build it
     (seeded) on the Demo dataset with tiny-random, without training."""

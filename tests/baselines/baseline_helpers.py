@@ -1,19 +1,9 @@
 """Helpers of the baseline tests: configs with every trainer's node, and a learner built the way each
 trainer builds it (without data or an engine)."""
-from trainer_harness import make_cfg  # noqa: F401  (the baseline tests import it from here)
+from trainer_harness import build_learner, make_cfg  # noqa: F401  (the baseline tests import them from here)
 
 BASE = ["dog", "cat", "golden_retriever"]
 NEW = ["car", "tree", "boat", "bird", "house"]
-
-
-def build_learner(trainer_name, cfg, clip_model, classnames=BASE):
-    """What ``PromptTrainer.build_model`` does after loading CLIP, without data or optimiser."""
-    from dpl.engine import TRAINER_REGISTRY
-
-    trainer_cls = TRAINER_REGISTRY.get(trainer_name)
-    trainer = trainer_cls.__new__(trainer_cls)  # no engine: only build_learner is exercised
-    trainer.cfg = cfg
-    return trainer.build_learner(cfg, classnames, clip_model)
 
 
 def vision_counts(learner):

@@ -1,18 +1,9 @@
-"""Fixtures of the baseline tests: the tiny-random CLIP wrapped for prompting, images, a layout file
-(helpers live in baseline_helpers.py: every test folder has a conftest.py)."""
+"""Fixtures of the baseline tests: images, a layout file (``tiny_clip`` comes from tests/conftest.py; helpers live in
+baseline_helpers.py: every test folder has a conftest.py)."""
 import json
 
 import pytest
 import torch
-
-@pytest.fixture(scope="session")
-def tiny_clip():
-    from dpl.backbones.loading import build_tiny_clip
-    from dpl.prompting import PromptedCLIP
-
-    model = build_tiny_clip().float()
-    model.requires_grad_(False)
-    return PromptedCLIP(model)
 
 
 @pytest.fixture(scope="session")

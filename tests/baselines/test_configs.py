@@ -28,18 +28,8 @@ def test_config_merges_with_clip_settings(path):
     assert cfg.DATALOADER.TRAIN_X.BATCH_SIZE == (1 if path.parent.name == "CoCoOp" else 4)
 
 
-def test_promptsrc_defaults_are_the_official_ones():
-    """TRAINER.PROMPTSRC's defaults as the official PromptSRC train.py's extend_cfg sets them (a yaml that leaves a
-    key out must get the official value)."""
-    from dpl.runs.config import get_cfg
-
-    c = get_cfg().TRAINER.PROMPTSRC
-    assert (c.N_CTX_VISION, c.N_CTX_TEXT, c.CTX_INIT, c.PREC) == (4, 4, "a photo of a", "fp16")
-    assert (c.PROMPT_DEPTH_VISION, c.PROMPT_DEPTH_TEXT) == (9, 9)
-    assert (c.TEXT_LOSS_WEIGHT, c.IMAGE_LOSS_WEIGHT, c.GPA_MEAN, c.GPA_STD) == (25, 10, 15, 1)
-
-
-# The official extend_cfg values (KaiyangZhou/CoOp and muzairkhattak/multimodal-prompt-learning train.py), and ours:
+# The official extend_cfg values (KaiyangZhou/CoOp, muzairkhattak/multimodal-prompt-learning and
+# muzairkhattak/PromptSRC train.py; PromptSRC's published yaml sets the same), and ours:
 # LOSS_FP32 off in every node (the official losses run on the fp16 values), VPT's PROMPTS_FP32 off (rounded as
 # officially). A yaml that leaves a key out gets the official value.
 OFFICIAL_BASELINES = {
@@ -50,6 +40,9 @@ OFFICIAL_BASELINES = {
              "PROMPT_DEPTH_VISION": 9, "PROMPT_DEPTH_TEXT": 9},
     "VPT": {"N_CTX_VISION": 2, "CTX_INIT": "a photo of a", "PREC": "fp16", "PROMPT_DEPTH_VISION": 1,
             "PROMPTS_FP32": False},
+    "PROMPTSRC": {"N_CTX_VISION": 4, "N_CTX_TEXT": 4, "CTX_INIT": "a photo of a", "PREC": "fp16",
+                  "PROMPT_DEPTH_VISION": 9, "PROMPT_DEPTH_TEXT": 9, "TEXT_LOSS_WEIGHT": 25, "IMAGE_LOSS_WEIGHT": 10,
+                  "GPA_MEAN": 15, "GPA_STD": 1},
 }
 
 

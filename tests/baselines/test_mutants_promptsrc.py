@@ -1,6 +1,6 @@
-"""PromptSRC behaviours the mutation run (docs/testing.md, "Mutation score") found unpinned: the LOSS_FP32 default,
-the GPA running sum's resume (restored onto the trainer's device only when it belongs to the checkpoint's epoch,
-with what the log says either way), and the log lines of the frozen text target and of the GPA average."""
+"""PromptSRC behaviours the mutation run (docs/testing.md, "Mutation score") found unpinned: the GPA running sum's
+resume (restored onto the trainer's device only when it belongs to the checkpoint's epoch, with what the log says
+either way), and the log lines of the frozen text target and of the GPA average."""
 import pytest
 import torch
 
@@ -8,11 +8,6 @@ from baseline_helpers import build_learner, make_cfg
 from trainers.promptsrc import PromptSRC, gpa_weights
 
 OPTS = {"PROMPT_DEPTH_VISION": 2, "PROMPT_DEPTH_TEXT": 2}
-
-
-def test_losses_run_on_the_fp16_values_by_default():
-    """The official losses take the fp16 logits and features as they are (the other defaults: test_configs.py)."""
-    assert make_cfg().TRAINER.PROMPTSRC.LOSS_FP32 is False
 
 
 def trainer_at(device):

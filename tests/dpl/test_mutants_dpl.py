@@ -4,23 +4,13 @@ the teacher following the trainer's device."""
 import clip.model
 import pytest
 import torch
-from trainer_harness import make_cfg
+from trainer_harness import build_learner, make_cfg
 
 from dpl.errors import ConfigError
 from dpl.prompting import PromptLayout
 from trainers.dpl import DPL, DPLLearner, ZeroShotTeacher, advance_rng_as_teacher_load
 
 BASE = ["dog", "cat", "golden_retriever"]
-
-
-@pytest.fixture(scope="module")
-def tiny_clip():
-    from dpl.backbones.loading import build_tiny_clip
-    from dpl.prompting import PromptedCLIP
-
-    model = build_tiny_clip().float()
-    model.requires_grad_(False)
-    return PromptedCLIP(model)
 
 
 def layout_of(clip_model, length=2):
@@ -44,11 +34,9 @@ def test_learner_defaults_are_the_config_defaults(tiny_clip):
 
 def test_prompt_std_reaches_the_prompts(tiny_clip):
     cfg = make_cfg("DPL", layout="uniform:4", PROMPT_STD=0.5, MAX_LENGTH=4, CTX_INIT="default")
-    trainer = DPL.__new__(DPL)
-    trainer.cfg = cfg
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        learner = trainer.build_learner(cfg, BASE, tiny_clip)
+        learner = build_learner("DPL", cfg, tiny_clip, BASE)
     values = torch.cat([p.detach().flatten() for p in learner.prompt_learner.parameters()])
     assert values.numel() > 1000
     assert abs(values.std().item() - 0.5) < 0.05  # N(0, PROMPT_STD), not the 0.02 default
@@ -56,17 +44,12 @@ def test_prompt_std_reaches_the_prompts(tiny_clip):
 
 def test_build_learner_without_a_layout_names_the_key(tiny_clip):
     """check_cfg guards the trainer; build_learner called on its own still says what is missing."""
-    trainer = DPL.__new__(DPL)
-    trainer.cfg = make_cfg("DPL", layout="")
     with pytest.raises(ConfigError, match=r"TRAINER.LAYOUT is not set; run the search first"):
-        trainer.build_learner(trainer.cfg, BASE, tiny_clip)
+        build_learner("DPL", make_cfg("DPL", layout=""), tiny_clip, BASE)
 
 
 def test_build_learner_logs_the_layout(tiny_clip, capsys):
-    cfg = make_cfg("DPL", layout="uniform:2", CTX_INIT="default")
-    trainer = DPL.__new__(DPL)
-    trainer.cfg = cfg
-    learner = trainer.build_learner(cfg, BASE, tiny_clip)
+    learner = build_learner("DPL", make_cfg("DPL", layout="uniform:2", CTX_INIT="default"), tiny_clip, BASE)
     assert f"DPL layout: {learner.layout.summary()}\n" in capsys.readouterr().out
     assert learner.layout.num_tokens("vision") == 2 * tiny_clip.vision_layers  # the learner keeps its layout
 
@@ -99,10 +82,7 @@ def test_teacher_load_draws_nothing_for_other_families(tiny_clip):
 def test_build_learner_advances_the_rng_as_the_official_teacher_load(tiny_clip, monkeypatch):
     built = []
     monkeypatch.setattr(clip.model, "build_model", lambda state_dict: built.append(state_dict))
-    cfg = make_cfg("DPL", layout="uniform:2", CTX_INIT="default")
-    trainer = DPL.__new__(DPL)
-    trainer.cfg = cfg
-    trainer.build_learner(cfg, BASE, tiny_clip)
+    build_learner("DPL", make_cfg("DPL", layout="uniform:2", CTX_INIT="default"), tiny_clip, BASE)
     assert len(built) == 1 and set(built[0]) == set(tiny_clip.model.state_dict())
 
 
