@@ -62,11 +62,10 @@ def _last_position(eot):
 
 
 def _run_block(family, block, x, entry, mask):
-    """One stock residual block on seq-first ``x``; a KV entry changes only its attention's keys and values."""
+    """One stock residual block on seq-first ``x``; a KV entry changes only its attention's keys and values.
+    ``mask``: None, or the text's causal mask already cut to ``x``'s length (``encode_text`` cuts it)."""
     if entry is None or isinstance(entry, ReplacePrompt) or (isinstance(entry, KVPrompt) and len(entry) == 0):
         return family.run_block(block, x, mask)
-    if mask is not None and mask.shape[-1] != x.shape[0]:
-        mask = mask[-x.shape[0]:, -x.shape[0]:]  # as the stock block slices its mask
     scale_attn, scale_mlp = family.layer_scales(block)
 
     def ln_1(t):

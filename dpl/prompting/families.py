@@ -89,8 +89,7 @@ class OpenCLIPFamily:
 
     @staticmethod
     def run_block(block, x, mask):
-        if mask is not None and mask.shape[-1] != x.shape[0]:
-            mask = mask[:x.shape[0], :x.shape[0]]
+        """``mask``: already cut to ``x``'s length by the caller (open_clip's blocks take it as given)."""
         if block.attn.batch_first:
             return block(x.transpose(0, 1), attn_mask=mask).transpose(0, 1)
         return block(x, attn_mask=mask)

@@ -212,3 +212,15 @@ def test_spec_forms_and_their_errors(tmp_path, monkeypatch):
     _raises(f"layout file {os.path.join('sub', 'x')} does not exist", PromptLayout.from_spec,
             os.path.join("sub", "x"), 2, 2, 4)
     _raises("layout file none.json does not exist", PromptLayout.from_spec, "none.json", 2, 2, 4)
+
+
+def test_layer_prompts_defaults_are_kv_prompts_drawn_with_std_002():
+    layout = PromptLayout([64], [0], 64)
+    torch.manual_seed(0)
+    lp = LayerPrompts(layout, 64, 4)
+    assert lp.kind == "kv" and lp.layout is layout and lp.vision["0"].dtype == torch.float32
+    assert isinstance(lp.vision_prompts()[0], KVPrompt) and lp.text_prompts() == [None]
+    assert abs(lp.vision["0"].std().item() - 0.02) < 0.002  # 4096 draws of N(0, 0.02)
+    with pytest.raises(ValueError) as e:
+        LayerPrompts(layout, 8, 4, kind="deep")
+    assert str(e.value) == "LayerPrompts kind 'deep'; expected one of kv, replace"

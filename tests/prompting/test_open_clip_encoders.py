@@ -160,3 +160,14 @@ def _tiny_cfgs(**vision_extra):
 def test_towers_the_prompts_cannot_run_over_are_refused(build, phrase):
     with pytest.raises(BackboneError, match=phrase):
         PromptedCLIP(build())
+
+
+def test_a_tower_of_non_square_images_is_refused_naming_its_size():
+    from types import SimpleNamespace
+
+    from dpl.prompting.families import OpenCLIPFamily
+
+    assert OpenCLIPFamily.input_resolution(SimpleNamespace(image_size=(16, 16))) == 16
+    with pytest.raises(BackboneError) as e:
+        OpenCLIPFamily.input_resolution(SimpleNamespace(image_size=(16, 32)))
+    assert str(e.value) == "open_clip image tower takes 16x32 images; only square inputs are supported"
