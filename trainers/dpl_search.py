@@ -170,7 +170,6 @@ class DPLSearch(PromptTrainer):
         layout = arch.derive_layout(backbone=self.cfg.MODEL.BACKBONE.NAME, source=self.output_dir)
         if self.fingerprint is not None:  # what the scripts compare before they reuse this search
             layout.extra["fingerprint"] = self.fingerprint
-        layout.validate(self.clip.vision_layers, self.clip.text_layers, c.MAX_LENGTH)
         report = diagnose(probs, c.COLLAPSE_ZERO_FRACTION, c.UNDECIDED_MARGIN)
         print(f"Searched layout: {layout.summary()}")
         for line in report.lines():

@@ -118,3 +118,23 @@ def test_recomputed_mixture_equals_stored_one(prompted, text_input, search):
     probe = torch.randn_like(stored)
     for a, b in zip(_grads((stored * probe).sum(), params), _grads((recomputed * probe).sum(), params)):
         assert rel_err(a, b) < 1e-6
+
+
+def test_derive_layout_names_its_source_and_handles_one_or_two_lengths():
+    arch = Architecture(1, 2, 3)
+    layout = arch.derive_layout(backbone="ViT-B/16", source="run")
+    assert (layout.backbone, layout.source) == ("ViT-B/16", "run")
+    assert (arch.derive_layout().backbone, arch.derive_layout().source) == ("", "")
+    # ties go to the shortest length, as torch.argmax in the official train stage
+    with torch.no_grad():
+        arch.vision.copy_(torch.tensor([[0.0, 1.0, 1.0, 1.0]]))
+    assert arch.derive_layout().vision == [1]
+    # N = 1: the runner-up is the other length; N = 0: no runner-up, the margin is the winner's whole probability
+    two = Architecture(2, 1, 1)
+    with torch.no_grad():
+        two.vision.copy_(torch.log(torch.tensor([[0.3, 0.7], [0.9, 0.1]])))
+    assert two.derive_layout().margin["vision"] == pytest.approx([0.4, 0.8])
+    one = Architecture(2, 3, 0).derive_layout()
+    assert (one.vision, one.text, one.max_length) == ([0, 0], [0, 0, 0], 0)
+    assert one.confidence == {"vision": [1.0, 1.0], "text": [1.0, 1.0, 1.0]}
+    assert one.margin == {"vision": [1.0, 1.0], "text": [1.0, 1.0, 1.0]}
