@@ -1,7 +1,8 @@
 """The pieces of the fused mixture against their plain definitions (float64, gradcheck)."""
+import pytest
 import torch
 
-from dpl.prompting.fused import attention_with_lse, mixture_core, segments
+from dpl.prompting.fused import _AttentionWithLSE, attention_with_lse, mixture_core, segments, stats_dtype
 
 
 def _heads(*shape, seed=0):
@@ -48,13 +49,47 @@ def test_mixture_core_equals_per_candidate_attentions():
         assert torch.allclose(a, r, atol=1e-5)
 
 
-def test_a_candidate_far_below_another_keeps_its_weight():
-    """Each candidate's log-sum-exp is shifted by its own max: scores 150 apart do not underflow one of them."""
-    q = torch.ones(1, 1, 1, 1, dtype=torch.float64)
-    k = torch.full((1, 1, 1, 1), -300.0, dtype=torch.float64)  # x's score -300: both candidates dominate it
-    kp = torch.tensor([-150.0, 0.0, 0.0], dtype=torch.float64).view(1, 1, 3, 1)
-    v = torch.zeros(1, 1, 1, 1, dtype=torch.float64)
-    vp = torch.tensor([1.0, 10.0, 10.0], dtype=torch.float64).view(1, 1, 3, 1)
-    w = torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64)
+@pytest.mark.parametrize("dtype, gap", [(torch.float64, 1000.0), (torch.float32, 150.0)], ids=["float64", "float32"])
+def test_a_candidate_far_below_another_keeps_its_weight(dtype, gap):
+    """Each candidate's log-sum-exp is shifted by its own max: scores further apart than exp's range (float64:
+    ~745, float32: ~103) do not underflow one of them."""
+    q = torch.ones(1, 1, 1, 1, dtype=dtype)
+    k = torch.full((1, 1, 1, 1), -2 * gap, dtype=dtype)  # x's score: both candidates dominate it
+    kp = torch.tensor([-gap, 0.0, 0.0], dtype=dtype).view(1, 1, 3, 1)
+    v = torch.zeros(1, 1, 1, 1, dtype=dtype)
+    vp = torch.tensor([1.0, 10.0, 10.0], dtype=dtype).view(1, 1, 3, 1)
+    w = torch.tensor([0.0, 0.5, 0.5], dtype=dtype)
     out = mixture_core(q, k, v, kp, vp, w, None, segments((1, 2), (1, 2), torch.device("cpu")))
-    assert torch.allclose(out, torch.tensor(0.5 * 1.0 + 0.5 * 10.0, dtype=torch.float64))
+    assert torch.allclose(out, torch.tensor(0.5 * 1.0 + 0.5 * 10.0, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype, stats", [(torch.float16, torch.float32), (torch.bfloat16, torch.float32),
+                                          (torch.float32, torch.float32), (torch.float64, torch.float64)])
+def test_statistics_run_in_float32_or_wider(dtype, stats):
+    assert stats_dtype(dtype) == stats
+    x = _heads(1, 2, 3, 4).detach().to(dtype)
+    out, lse = attention_with_lse(x, x, x)
+    assert out.dtype == dtype and lse.dtype == stats
+    # the scores' own rounding (the product in the input's dtype) and no more
+    ref = torch.logsumexp((x @ x.transpose(-1, -2)).double(), -1, keepdim=True)
+    assert torch.allclose(lse.double(), ref, rtol=0, atol=1e-12 if dtype == torch.float64 else 1e-5)
+
+
+def test_the_mask_is_moved_to_the_scores_device():
+    """The meta device stands for a GPU (the function itself: autocast has no meta backend)."""
+    q = torch.empty(1, 2, 3, 4, device="meta")
+    out, lse = _AttentionWithLSE.apply(q, q, q, torch.zeros(3, 3))
+    assert out.device.type == lse.device.type == "meta"
+
+
+@pytest.mark.parametrize("used", ["out", "lse"])
+def test_gradients_through_one_output_alone(used):
+    q, k, v = _heads(1, 2, 4, 3, seed=3), _heads(1, 2, 6, 3, seed=4), _heads(1, 2, 6, 3, seed=5)
+    out, lse = attention_with_lse(q, k, v)
+    scores = q @ k.transpose(-1, -2)
+    ref = torch.softmax(scores, -1) @ v if used == "out" else torch.logsumexp(scores, -1, keepdim=True)
+    probe = torch.randn_like(ref)
+    got = torch.autograd.grad(((out if used == "out" else lse) * probe).sum(), (q, k, v), allow_unused=True)
+    want = torch.autograd.grad((ref * probe).sum(), (q, k, v), allow_unused=True)
+    for a, r in zip(got, want):
+        assert torch.allclose(a, torch.zeros_like(a) if r is None else r, atol=1e-12)
