@@ -174,3 +174,113 @@ def test_a_search_without_a_fingerprint_writes_none_and_a_dataset_folder_enters_
         trainer.cfg.freeze()
     assert re.match(rf"DPL search: {trainer.cfg.DATASET.NAME} \(sketch\), tiny-random, ", plots[0])
     assert "fingerprint" not in json.loads((tmp_path / "layout.json").read_text())
+
+
+# ---- the search learner and what the trainer hands it ---------------------------------------------------------
+BASE = ["dog", "cat", "golden_retriever"]
+
+
+def test_search_learner_defaults_are_the_config_defaults(tiny_clip):
+    from trainer_harness import make_cfg
+    from trainers.dpl_search import SearchLearner
+
+    c = make_cfg().TRAINER.DPL
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        default = SearchLearner(tiny_clip, BASE, 2)
+        torch.manual_seed(0)
+        configured = SearchLearner(tiny_clip, BASE, 2, c.SEARCH_CTX_INIT, c.PROMPT_STD, c.NAIVE_SUPERNET,
+                                   c.SUPERNET_RECOMPUTE, c.SEARCH_INIT)
+    assert torch.equal(default.text_embeddings, configured.text_embeddings)
+    assert (default.naive, default.recompute) == (configured.naive, configured.recompute) == (False, False)
+    space = default.prompt_learner
+    assert (space.init, space.std) == (c.SEARCH_INIT, c.PROMPT_STD) == ("official", 0.02)
+    for a, b in zip(default.state_dict().values(), configured.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_the_search_draws_its_initial_values_once_in_the_official_order(tiny_clip):
+    """trainersupernet.py: image alphas 1e-3 * randn(L, N + 1), then every vision candidate (layer by layer,
+    lengths 1..N) from randn, then the text alphas, then every text candidate from rand; nothing drawn twice."""
+    from trainers.dpl import FixedTextLearner
+    from trainers.dpl_search import SearchLearner
+
+    n, clip = 2, tiny_clip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        learner = SearchLearner(clip, BASE, n)
+        after = torch.get_rng_state()
+        torch.manual_seed(0)
+        FixedTextLearner(clip, BASE, "default", "TRAINER.DPL.SEARCH_CTX_INIT")  # whatever the text input draws
+        alphas, candidates = {}, {}
+        for branch, layers, width, draw in (("vision", clip.vision_layers, clip.vision_width, torch.randn),
+                                            ("text", clip.text_layers, clip.text_width, torch.rand)):
+            alphas[branch] = 1e-3 * torch.randn(layers, n + 1)
+            candidates[branch] = [draw(k, width) for layer in range(layers) for k in range(1, n + 1)]
+        assert torch.equal(torch.get_rng_state(), after)
+    for branch in ("vision", "text"):
+        assert torch.equal(getattr(learner.architecture, branch).detach(), alphas[branch])
+        got = [learner.prompt_learner.candidates(branch, layer)[k - 1].detach()
+               for layer in range(learner.prompt_learner.layers[branch]) for k in range(1, n + 1)]
+        assert all(torch.equal(a, b) for a, b in zip(got, candidates[branch], strict=True))
+
+
+def test_normal_candidates_take_prompt_std(data_root, tmp_path):
+    trainer = build(data_root, tmp_path, "DPLSearch", ["TRAINER.DPL.SEARCH_INIT", "normal",
+                                                       "TRAINER.DPL.PROMPT_STD", 0.5])
+    values = torch.cat([p.detach().flatten() for p in trainer.model.prompt_learner.parameters()])
+    assert values.numel() > 1000 and abs(values.std().item() - 0.5) < 0.05
+
+
+def test_the_alpha_optimizer_is_adam_with_the_alpha_settings(data_root, tmp_path):
+    trainer = build(data_root, tmp_path, "DPLSearch", ["TRAINER.DPL.ALPHA_BETAS", "(0.6, 0.9)",
+                                                       "TRAINER.DPL.ALPHA_WEIGHT_DECAY", 0.01])
+    optim = trainer._optims["architecture"]
+    group, = optim.param_groups
+    assert type(optim) is torch.optim.Adam and group["params"] == list(trainer.model.architecture.parameters())
+    assert (group["lr"], group["betas"], group["weight_decay"]) == (0.05, (0.6, 0.9), 0.01)
+
+
+def test_the_log_says_how_candidates_start_and_which_val_batches_the_alphas_see(data_root, tmp_path, capsys):
+    build(data_root, tmp_path / "first", "DPLSearch")
+    assert ("Search candidates: official initialisation; alpha steps on the first validation batch every step\n"
+            in capsys.readouterr().out)
+    build(data_root, tmp_path / "cycle", "DPLSearch", ["TRAINER.DPL.ALPHA_BATCHES", "cycle",
+                                                       "TRAINER.DPL.SEARCH_INIT", "normal"])
+    assert ("Search candidates: normal initialisation; alpha steps on the validation batches in turn\n"
+            in capsys.readouterr().out)
+
+
+def test_a_dataset_without_a_val_split_is_refused(data_root, tmp_path):
+    from dpl.errors import ConfigError
+
+    trainer = build(data_root, tmp_path, "DPLSearch")
+    trainer.dm.val_loader = None
+    with pytest.raises(ConfigError) as e:
+        trainer.build_learner(trainer.cfg, BASE, trainer.clip)
+    assert str(e.value) == (f"Dataset {trainer.cfg.DATASET.NAME} has no validation split; the DPL search updates "
+                            "its alphas on validation batches (use a dataset with a val split)")
+
+
+@pytest.mark.parametrize("batch, refused", [(3, True), (5, False)])
+def test_cycling_over_processes_needs_full_val_batches(data_root, tmp_path, monkeypatch, batch, refused):
+    from dpl.errors import ConfigError
+
+    trainer = build(data_root, tmp_path, "DPLSearch", ["TRAINER.DPL.ALPHA_BATCHES", "cycle",
+                                                       "DATALOADER.TEST.BATCH_SIZE", batch])
+    size = len(trainer.dm.dataset.val)
+    assert size == 10
+    monkeypatch.setattr(dpl_search.distributed, "is_distributed", lambda: True)
+    monkeypatch.setattr(dpl_search.distributed, "world_size", lambda: 2)
+    if not refused:
+        trainer.build_learner(trainer.cfg, BASE, trainer.clip)
+        return
+    with pytest.raises(ConfigError) as e:
+        trainer.build_learner(trainer.cfg, BASE, trainer.clip)
+    assert str(e.value) == (
+        "TRAINER.DPL.ALPHA_BATCHES cycle with 2 data-parallel processes needs full validation batches, but the 10 "
+        "validation images leave a last batch of 1 (DATALOADER.TEST.BATCH_SIZE 3): its split over the processes "
+        "would not reproduce one process's search. Use ALPHA_BATCHES first, a batch size dividing 10, or one process.")
+    trainer.cfg.defrost()
+    trainer.cfg.TRAINER.DPL.ALPHA_BATCHES = "first"  # the official batches: nothing to split unevenly
+    trainer.build_learner(trainer.cfg, BASE, trainer.clip)
