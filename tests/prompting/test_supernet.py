@@ -138,3 +138,43 @@ def test_derive_layout_names_its_source_and_handles_one_or_two_lengths():
     assert (one.vision, one.text, one.max_length) == ([0, 0], [0, 0, 0], 0)
     assert one.confidence == {"vision": [1.0, 1.0], "text": [1.0, 1.0, 1.0]}
     assert one.margin == {"vision": [1.0, 1.0], "text": [1.0, 1.0, 1.0]}
+
+
+def test_search_space_arguments_and_errors():
+    assert SearchSpace(1, 1, 8, 4, 1).max_length == 1  # one candidate per layer is a search space
+    torch.manual_seed(0)
+    normal = SearchSpace(1, 1, 64, 64, 8, init="normal")  # std defaults to the train stage's 0.02
+    values = torch.cat([p.detach().flatten() for p in normal.parameters()])
+    assert abs(values.std().item() - 0.02) < 0.002
+    for dtype in (torch.float16, torch.float64):
+        assert {p.dtype for p in SearchSpace(1, 1, 8, 4, 2, dtype=dtype).parameters()} == {dtype}
+    for kwargs, message in (({"max_length": 0}, "SearchSpace: max_length is 0; expected >= 1"),
+                            ({"max_length": 2, "init": "xavier"},
+                             "SearchSpace: init is 'xavier'; expected one of official, normal")):
+        with pytest.raises(ValueError) as e:
+            SearchSpace(1, 1, 8, 4, **kwargs)
+        assert str(e.value) == message
+    with pytest.raises(ValueError) as e:
+        SearchSpace(1, 1, 8, 4, 2).candidates("image", 0)
+    assert str(e.value) == "unknown prompt branch 'image'; expected one of vision, text"
+
+
+def test_alphas_are_drawn_on_construction_as_the_official_code_draws_them():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        arch = Architecture(2, 3, 4)
+        torch.manual_seed(0)
+        vision, text = 1e-3 * torch.randn(2, 5), 1e-3 * torch.randn(3, 5)
+    assert torch.equal(arch.vision.detach(), vision) and torch.equal(arch.text.detach(), text)
+
+
+def test_supernet_prompts_are_fused_and_stored_unless_told(search):
+    space, arch = search
+    for mixture in supernet_prompts(space, arch, "vision"):
+        assert (mixture.naive, mixture.recompute) == (False, False)
+    for naive, recompute in ((True, False), (False, True)):
+        for mixture in supernet_prompts(space, arch, "text", naive=naive, recompute=recompute):
+            assert (mixture.naive, mixture.recompute) == (naive, recompute)
+    with pytest.raises(ValueError) as e:
+        supernet_prompts(space, Architecture(1, 1, N + 1), "vision")
+    assert str(e.value) == f"SearchSpace has N={N} but Architecture has N={N + 1}"
