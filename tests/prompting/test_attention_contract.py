@@ -91,3 +91,70 @@ def test_scores_are_recomputed_only_when_asked_and_only_for_a_backward_pass(monk
     assert calls == []
     mixture_attention(attn, ln, x, candidates, weights, recompute=True)
     assert calls == [1]
+
+
+# ---- the key/value projection of prompts: frozen (cached views), trained, inference tensors, no bias ----------
+def _reference_kv(attn, ln, x_ln, tokens):
+    """nn.MultiheadAttention itself, queries x_ln (already layer-normed) and keys/values [x_ln; ln(tokens)]."""
+    kv = torch.cat([x_ln, ln(tokens).unsqueeze(1).expand(-1, x_ln.shape[1], -1)], dim=0)
+    return attn(x_ln, kv, kv, need_weights=False)[0]
+
+
+@pytest.mark.parametrize("mode, bias", [(m, b) for m in ("frozen", "weight-trained", "inference") for b in (True, False)]
+                         + [("bias-trained", True)])
+def test_prompt_keys_and_values_use_the_whole_projection(mode, bias):
+    torch.manual_seed(0)
+    attn, ln = nn.MultiheadAttention(WIDTH, HEADS, bias=bias).double(), nn.LayerNorm(WIDTH).double()
+    if bias:
+        nn.init.normal_(attn.in_proj_bias, std=0.5)  # the stock init is zero: make the bias count
+    attn.requires_grad_(mode == "weight-trained")
+    if mode == "bias-trained":
+        attn.in_proj_bias.requires_grad_(True)
+    x, tokens = torch.randn(LENGTH, BATCH, WIDTH, dtype=torch.float64), torch.randn(3, WIDTH, dtype=torch.float64)
+    if mode == "inference":
+        with torch.inference_mode():
+            got, want = kv_attention(attn, ln, x, tokens), _reference_kv(attn, ln, x, tokens)
+    else:
+        got, want = kv_attention(attn, ln, x, tokens), _reference_kv(attn, ln, x, tokens)
+    assert torch.allclose(got, want, rtol=0, atol=1e-12)
+    if mode in ("weight-trained", "bias-trained"):
+        param = attn.in_proj_weight if mode == "weight-trained" else attn.in_proj_bias
+        probe = torch.randn_like(want)
+        g, = torch.autograd.grad((got * probe).sum(), param)
+        r, = torch.autograd.grad((want * probe).sum(), param)
+        assert torch.allclose(g, r, rtol=0, atol=1e-12)
+
+
+def test_frozen_projection_views_are_made_once_and_renewed_when_the_bias_changes():
+    torch.manual_seed(0)
+    attn, ln = nn.MultiheadAttention(WIDTH, HEADS).double(), nn.LayerNorm(WIDTH).double()
+    attn.requires_grad_(False)
+    x, tokens = torch.randn(LENGTH, BATCH, WIDTH, dtype=torch.float64), torch.randn(3, WIDTH, dtype=torch.float64)
+    kv_attention(attn, ln, x, tokens)
+    first = attn.__dict__["_dpl_kv_projection"][1]
+    kv_attention(attn, ln, x, tokens)
+    assert all(a is b for a, b in zip(attn.__dict__["_dpl_kv_projection"][1], first))  # kept, not re-sliced
+    with torch.no_grad():
+        attn.in_proj_bias.add_(0.5)  # in place: same storage, new version
+    assert torch.allclose(kv_attention(attn, ln, x, tokens), _reference_kv(attn, ln, x, tokens), rtol=0, atol=1e-12)
+    # the same after the first learned step is frozen in a cache made before the bias was unfrozen
+    attn.in_proj_bias.requires_grad_(True)
+    out = kv_attention(attn, ln, x, tokens)
+    assert out.requires_grad
+
+
+def test_prompted_attention_dispatches_every_entry_and_refuses_others(monkeypatch):
+    from dpl.prompting.attention import prompted_attention
+
+    calls = []
+    real = torch.utils.checkpoint.checkpoint
+    monkeypatch.setattr(torch.utils.checkpoint, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    attn, ln = _layer()
+    x = torch.randn(LENGTH, BATCH, WIDTH, dtype=torch.float64)
+    candidates = [torch.randn(k, WIDTH, dtype=torch.float64, requires_grad=True) for k in (1, 2)]
+    weights = torch.softmax(torch.randn(3, dtype=torch.float64), -1)
+    prompted_attention(attn, ln, x, KVMixture(candidates, weights, recompute=True))
+    assert calls == [1]  # the entry's switch reaches the fused mixture
+    with pytest.raises(TypeError) as e:
+        prompted_attention(attn, ln, x, ReplacePrompt(candidates[0]))
+    assert str(e.value) == "no attention variant for a prompt entry of type ReplacePrompt"
