@@ -103,18 +103,23 @@ def _reference_kv(attn, ln, x_ln, tokens):
 @pytest.mark.parametrize("mode, bias", [(m, b) for m in ("frozen", "weight-trained", "inference") for b in (True, False)]
                          + [("bias-trained", True)])
 def test_prompt_keys_and_values_use_the_whole_projection(mode, bias):
-    torch.manual_seed(0)
-    attn, ln = nn.MultiheadAttention(WIDTH, HEADS, bias=bias).double(), nn.LayerNorm(WIDTH).double()
-    if bias:
-        nn.init.normal_(attn.in_proj_bias, std=0.5)  # the stock init is zero: make the bias count
-    attn.requires_grad_(mode == "weight-trained")
-    if mode == "bias-trained":
-        attn.in_proj_bias.requires_grad_(True)
-    x, tokens = torch.randn(LENGTH, BATCH, WIDTH, dtype=torch.float64), torch.randn(3, WIDTH, dtype=torch.float64)
-    if mode == "inference":
+    def build():
+        torch.manual_seed(0)
+        attn, ln = nn.MultiheadAttention(WIDTH, HEADS, bias=bias).double(), nn.LayerNorm(WIDTH).double()
+        if bias:
+            nn.init.normal_(attn.in_proj_bias, std=0.5)  # the stock init is zero: make the bias count
+        attn.requires_grad_(mode == "weight-trained")
+        if mode == "bias-trained":
+            attn.in_proj_bias.requires_grad_(True)
+        x, tokens = torch.randn(LENGTH, BATCH, WIDTH, dtype=torch.float64), torch.randn(3, WIDTH, dtype=torch.float64)
+        return attn, ln, x, tokens
+
+    if mode == "inference":  # a model built under inference_mode: its weights keep no version counter
         with torch.inference_mode():
+            attn, ln, x, tokens = build()
             got, want = kv_attention(attn, ln, x, tokens), _reference_kv(attn, ln, x, tokens)
     else:
+        attn, ln, x, tokens = build()
         got, want = kv_attention(attn, ln, x, tokens), _reference_kv(attn, ln, x, tokens)
     assert torch.allclose(got, want, rtol=0, atol=1e-12)
     if mode in ("weight-trained", "bias-trained"):
@@ -137,7 +142,9 @@ def test_frozen_projection_views_are_made_once_and_renewed_when_the_bias_changes
     with torch.no_grad():
         attn.in_proj_bias.add_(0.5)  # in place: same storage, new version
     assert torch.allclose(kv_attention(attn, ln, x, tokens), _reference_kv(attn, ln, x, tokens), rtol=0, atol=1e-12)
-    # the same after the first learned step is frozen in a cache made before the bias was unfrozen
+    attn.in_proj_bias = nn.Parameter(attn.in_proj_bias.detach() + 0.25, requires_grad=False)  # a new bias alone
+    assert torch.allclose(kv_attention(attn, ln, x, tokens), _reference_kv(attn, ln, x, tokens), rtol=0, atol=1e-12)
+    # a bias unfrozen after the views were cached gets its gradient
     attn.in_proj_bias.requires_grad_(True)
     out = kv_attention(attn, ln, x, tokens)
     assert out.requires_grad

@@ -62,6 +62,15 @@ def test_vision_blocks_of_changing_sizes_travel_at_the_end(stock, prompted, imag
             assert rel_err(got, replaced_image(stock, images, blocks)) < 1e-5, sizes
 
 
+def test_three_deep_vision_blocks_on_a_deeper_tower(tiny_clip):
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, tiny_clip.input_resolution, tiny_clip.input_resolution)
+    blocks = [torch.randn(k, tiny_clip.vision_width) for k in (2, 3, 1, 4)]
+    with torch.no_grad():
+        got = tiny_clip.encode_image(images, [ReplacePrompt(b) for b in blocks])
+        assert rel_err(got, replaced_image(tiny_clip.model, images, blocks)) < 1e-5
+
+
 def test_text_blocks_of_changing_sizes_move_the_eot(stock, prompted, text_input):
     _, emb, eot = text_input
     w = prompted.text_width
@@ -195,3 +204,15 @@ def test_openai_layer_norm_is_clips_in_every_dtype(dtype):
     x = torch.randn(3, 8).to(dtype)
     got = OpenAIFamily.layer_norm(ln, x)
     assert got.dtype == dtype and torch.equal(got, ln(x))
+
+
+def test_text_embeddings_of_another_dtype_are_cast_to_the_towers(stock, text_input):
+    import clip.model
+
+    _, emb, eot = text_input
+    model = copy.deepcopy(stock)
+    clip.model.convert_weights(model)  # OpenAI's fp16 model: fp16 weights, fp32 LayerNorms
+    prompted = PromptedCLIP(model)
+    with torch.no_grad():
+        got = prompted.encode_text(emb.float(), eot)
+        assert got.dtype == torch.float16 and torch.equal(got, prompted.encode_text(emb.half(), eot))
