@@ -216,3 +216,15 @@ def test_text_embeddings_of_another_dtype_are_cast_to_the_towers(stock, text_inp
     with torch.no_grad():
         got = prompted.encode_text(emb.float(), eot)
         assert got.dtype == torch.float16 and torch.equal(got, prompted.encode_text(emb.half(), eot))
+
+
+def test_every_tensor_the_towers_make_is_on_the_models_device(stock, text_input):
+    """The meta device stands for a GPU: the class token's zeros, the EOT positions (given on the CPU, as a class
+    list's buffer may be) and the row indices all follow the model."""
+    prompted = PromptedCLIP(copy.deepcopy(stock).to("meta"))
+    _, emb, eot = text_input
+    image = prompted.encode_image(torch.empty(2, 3, prompted.input_resolution, prompted.input_resolution,
+                                              device="meta"))
+    text = prompted.encode_text(emb.to("meta"), eot)
+    assert image.device.type == text.device.type == "meta"
+    assert image.shape == (2, prompted.embed_dim) and text.shape == (emb.shape[0], prompted.embed_dim)
