@@ -76,14 +76,21 @@ def test_candidates_of_length_0_count_as_no_prompt_in_float64(lengths, masked):
     assert torch.allclose(fused, _plain_sum(attn, ln, x, candidates, weights, mask), rtol=0, atol=1e-12)
 
 
-def test_scores_are_recomputed_only_when_asked_and_only_for_a_backward_pass(monkeypatch):
+@pytest.fixture()
+def counted_mixture(monkeypatch):
+    """A layer, its input, two trainable candidates and their weights, and the list of checkpoint calls."""
     calls = []
     real = torch.utils.checkpoint.checkpoint
     monkeypatch.setattr(torch.utils.checkpoint, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
     attn, ln = _layer()
     x = torch.randn(LENGTH, BATCH, WIDTH, dtype=torch.float64)
     candidates = [torch.randn(k, WIDTH, dtype=torch.float64, requires_grad=True) for k in (1, 2)]
-    weights = torch.softmax(torch.zeros(3, dtype=torch.float64), -1)
+    weights = torch.softmax(torch.randn(3, dtype=torch.float64), -1)
+    return attn, ln, x, candidates, weights, calls
+
+
+def test_scores_are_recomputed_only_when_asked_and_only_for_a_backward_pass(counted_mixture):
+    attn, ln, x, candidates, weights, calls = counted_mixture
     mixture_attention(attn, ln, x, candidates, weights)
     mixture_attention(attn, ln, x, candidates, weights, recompute=False)
     with torch.no_grad():
@@ -150,16 +157,10 @@ def test_frozen_projection_views_are_made_once_and_renewed_when_the_bias_changes
     assert out.requires_grad
 
 
-def test_prompted_attention_dispatches_every_entry_and_refuses_others(monkeypatch):
+def test_prompted_attention_dispatches_every_entry_and_refuses_others(counted_mixture):
     from dpl.prompting.attention import prompted_attention
 
-    calls = []
-    real = torch.utils.checkpoint.checkpoint
-    monkeypatch.setattr(torch.utils.checkpoint, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
-    attn, ln = _layer()
-    x = torch.randn(LENGTH, BATCH, WIDTH, dtype=torch.float64)
-    candidates = [torch.randn(k, WIDTH, dtype=torch.float64, requires_grad=True) for k in (1, 2)]
-    weights = torch.softmax(torch.randn(3, dtype=torch.float64), -1)
+    attn, ln, x, candidates, weights, calls = counted_mixture
     prompted_attention(attn, ln, x, KVMixture(candidates, weights, recompute=True))
     assert calls == [1]  # the entry's switch reaches the fused mixture
     with pytest.raises(TypeError) as e:
