@@ -20,18 +20,21 @@ CYCLE = ["OPTIM.MAX_EPOCH", 2, "DATALOADER.TEST.BATCH_SIZE", 4, "TEST.NO_TEST", 
          "TRAINER.DPL.ALPHA_BATCHES", "cycle"]
 
 
+def count_val_iterators(trainer):
+    """A list that grows by one each time ``trainer`` creates a val iterator."""
+    made, fresh = [], trainer._fresh_val_iter
+    trainer._fresh_val_iter = lambda: made.append(1) or fresh()
+    return made
+
+
 @pytest.fixture(scope="module")
 def recorded_search(data_root, tmp_path_factory):
     """A 2-epoch cycling search with its val iterators, step summaries, plot call and stdout recorded."""
     out = tmp_path_factory.mktemp("recorded_search")
     trainer = build(data_root, out, "DPLSearch", CYCLE)
     trainer.fingerprint = "fp-123"
-    seen = {"iterators": 0, "summaries": [], "plots": []}
-    fresh, step = trainer._fresh_val_iter, trainer.forward_backward
-
-    def counted_iter():
-        seen["iterators"] += 1
-        return fresh()
+    seen = {"iterators": count_val_iterators(trainer), "summaries": [], "plots": []}
+    step = trainer.forward_backward
 
     def recorded_step(batch):
         summary = step(batch)
@@ -41,7 +44,7 @@ def recorded_search(data_root, tmp_path_factory):
     def recorded_plot(*args, **kwargs):
         seen["plots"].append((args, kwargs))
 
-    trainer._fresh_val_iter, trainer.forward_backward = counted_iter, recorded_step
+    trainer.forward_backward = recorded_step
     stdout = io.StringIO()
     real_plot = dpl_search.plot_search
     dpl_search.plot_search = recorded_plot
@@ -80,7 +83,7 @@ def test_one_val_iterator_per_pass_through_the_split(recorded_search):
     trainer, _, seen, _ = recorded_search
     steps, n_val = len(trainer.alpha_batch_log), len(trainer.dm.val_loader)
     assert steps == 2 * trainer.num_batches and steps > n_val
-    assert seen["iterators"] == math.ceil(steps / n_val)  # a new one only when the last is spent
+    assert len(seen["iterators"]) == math.ceil(steps / n_val)  # a new one only when the last is spent
 
 
 def test_a_resumed_cycle_skips_to_its_batch_once_then_walks_on(data_root, tmp_path):
@@ -88,9 +91,7 @@ def test_a_resumed_cycle_skips_to_its_batch_once_then_walks_on(data_root, tmp_pa
     expected = [b["index"].tolist() for b in trainer.dm.val_loader]
     n_val = len(expected)
     assert n_val > 3  # the skip ends mid-pass
-    made = []
-    fresh = trainer._fresh_val_iter
-    trainer._fresh_val_iter = lambda: made.append(1) or fresh()
+    made = count_val_iterators(trainer)
     trainer.epoch, trainer.num_batches = 0, 100
     start = 2  # resumed after two alpha steps
     for step in range(start, start + 2 * n_val):
@@ -111,9 +112,7 @@ def test_the_alpha_batch_log_keeps_the_last_1000_steps_and_names_unindexed_batch
 
 def test_the_first_val_batch_is_read_once(data_root, tmp_path):
     trainer = build(data_root, tmp_path, "DPLSearch", ["TRAINER.DPL.ALPHA_BATCHES", "first"])
-    made = []
-    fresh = trainer._fresh_val_iter
-    trainer._fresh_val_iter = lambda: made.append(1) or fresh()
+    made = count_val_iterators(trainer)
     for _ in range(4):
         trainer.next_val_batch()
     assert len(made) == 1
