@@ -3,17 +3,25 @@ marked, and how the argmax moved over the epochs; the title names the run, the s
 heatmap of many searched layouts (datasets x seeds)."""
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np
 
 BRANCHES = ("vision", "text")
 
 
+def _pyplot():
+    """matplotlib on first draw, not at import: it is half a second of every train.py start, and only the end of a
+    search and the parse script draw. Agg: no display on a cluster node."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _integer_ticks(ax):
+    from matplotlib.ticker import MaxNLocator
+
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
@@ -21,6 +29,9 @@ def _integer_ticks(ax):
 def search_figure(probabilities, history, title="", notes=()):
     """The figure: ``probabilities`` branch -> (L, N+1); ``history`` [(epoch, {branch: [[...]]})]; ``notes`` the
     collapse / undecided warnings, printed on it."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5 if notes else 8), squeeze=False)
     for col, branch in enumerate(BRANCHES):
         p = np.asarray(probabilities[branch], dtype=float)
@@ -63,7 +74,7 @@ def plot_search(probabilities, history, path, title="", notes=()):
     fig = search_figure(probabilities, history, title, notes)
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=80)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
@@ -73,6 +84,7 @@ def layout_heatmap_figure(labels, groups, matrices, max_length, title="Searched 
     cells (a shallower backbone) stay blank. ``matrices``: branch -> rows x layers. Sized from its rows, layers and
     longest label, laid out by matplotlib's constrained layout so labels, titles and colorbar never overlap or
     leave the image."""
+    plt = _pyplot()
     n_rows = len(labels)
     widths = [len(matrices[b][0]) for b in BRANCHES]
     cmap = plt.get_cmap("viridis", max_length + 1).with_extremes(bad="white")
@@ -113,5 +125,5 @@ def plot_layout_heatmap(labels, groups, matrices, max_length, path, title="Searc
     mkdir_if_missing(os.path.dirname(os.path.abspath(path)))
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png")
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
