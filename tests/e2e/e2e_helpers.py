@@ -35,3 +35,24 @@ def demo_args(data_root, output_dir, trainer="CoOp", config="configs/trainers/Co
     return ["--root", data_root, "--seed", seed, "--trainer", trainer, "--backbone", "tiny-random",
             "--dataset-config-file", "configs/datasets/demo.yaml", "--config-file", config,
             "--output-dir", output_dir]
+
+
+def run_train_many(argvs, folder, stderr=False, timeout=900):
+    """Every ``train.py ARGS`` of ``argvs`` in one process (tests/e2e/train_many.py: one start-up for all) with its
+    files in ``folder``; returns (exit statuses, each run's stderr or None, the CompletedProcess)."""
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    runs_file, codes_file, stderr_dir = folder / "runs.json", folder / "codes.json", folder / "stderr"
+    runs_file.write_text(json.dumps([[str(a) for a in argv] for argv in argvs]))
+    extra = []
+    if stderr:
+        stderr_dir.mkdir(exist_ok=True)
+        extra = [str(stderr_dir)]
+    proc = subprocess.run([sys.executable, str(REPO / "tests/e2e/train_many.py"), str(runs_file), str(codes_file),
+                           *extra], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert codes_file.exists(), proc.stderr[-3000:]
+    codes = json.loads(codes_file.read_text())
+    errors = [(stderr_dir / f"{i}.txt").read_text() if stderr else None for i in range(len(argvs))]
+    return codes, errors, proc

@@ -2,13 +2,12 @@
 file layout, each codebase's folder and parameter names): every one prints the usual result block, with the
 accuracy of the same prompt values saved under this project's own names."""
 import json
-import subprocess
 import sys
 
 import pytest
 import torch
 
-from e2e_helpers import FAST_OPTS, REPO
+from e2e_helpers import FAST_OPTS, REPO, run_train_many
 
 sys.path.insert(0, str(REPO / "tests" / "checkpoints"))
 from official_layouts import BUILDERS, FOLDERS, OPTS, Dims, write_dassl_checkpoint  # noqa: E402
@@ -42,12 +41,8 @@ def evaluations(data_root, tmp_path_factory):
         for kind, model_dir in (("official", official), ("native", native)):
             runs.append(_eval_args(data_root, tmp / method / f"eval-{kind}", method, model_dir))
             names.append((method, kind))
-    runs_file, codes_file = tmp / "runs.json", tmp / "codes.json"
-    runs_file.write_text(json.dumps([[str(a) for a in r] for r in runs]))
-    proc = subprocess.run([sys.executable, str(REPO / "tests/e2e/train_many.py"), str(runs_file), str(codes_file)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert codes_file.exists(), proc.stderr[-3000:]
-    return dict(zip(names, json.loads(codes_file.read_text()))), tmp
+    codes, _, _ = run_train_many(runs, tmp / "train_many")
+    return dict(zip(names, codes)), tmp
 
 
 @pytest.mark.parametrize("method", list(BUILDERS))

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from e2e_helpers import FAST_OPTS, REPO
+from e2e_helpers import FAST_OPTS, run_train_many
 
 pytest.importorskip("open_clip")
 
@@ -24,9 +24,6 @@ def _args(data_root, out, trainer, *extra):
 @pytest.fixture(scope="module")
 def runs(data_root, tmp_path_factory):
     """All runs in one train_many.py process: every trainer, DPL on the searched layout, CoOp evaluated again."""
-    import subprocess
-    import sys
-
     tmp = tmp_path_factory.mktemp("open_clip")
     out = {name: tmp / name for name in TRAINERS}
     out["CoOp-eval"] = tmp / "CoOp-eval"
@@ -40,12 +37,7 @@ def runs(data_root, tmp_path_factory):
         argvs.append(_args(data_root, out[name], name, *mode, *OPTS, *extra))
     argvs.append(_args(data_root, out["CoOp-eval"], "CoOp", "--eval-only", "--model-dir", out["CoOp"],
                        "--load-epoch", 1, *OPTS))
-    runs_file, codes_file = tmp / "runs.json", tmp / "codes.json"
-    runs_file.write_text(json.dumps([[str(a) for a in argv] for argv in argvs]))
-    proc = subprocess.run([sys.executable, str(REPO / "tests/e2e/train_many.py"), str(runs_file), str(codes_file)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
-    codes = json.loads(codes_file.read_text()) if codes_file.exists() else None
-    assert codes is not None, proc.stderr[-3000:]
+    codes, _, proc = run_train_many(argvs, tmp / "train_many")
     return dict(zip([*TRAINERS, "CoOp-eval"], codes)), out, proc
 
 
