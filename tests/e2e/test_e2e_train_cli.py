@@ -26,17 +26,21 @@ def coop_parse_accuracy(log_text):
     return None
 
 
+# four epochs with a checkpoint after each: the straight run that the killed one must end equal to
+COOP_OPTS = [*FAST_OPTS, "OPTIM.MAX_EPOCH", "4", "TRAIN.CHECKPOINT_FREQ", "1"]
+
+
 @pytest.fixture(scope="module")
 def coop_run(data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("coop") / "seed1"
-    proc = run_train(*demo_args(data_root, out), *FAST_OPTS)
+    proc = run_train(*demo_args(data_root, out), *COOP_OPTS)
     return out, proc
 
 
 def test_coop_writes_dassl_log_checkpoints_and_results(coop_run):
     out, proc = coop_run
     log = (out / "log.txt").read_text()
-    assert re.search(r"epoch \[1/2\] batch \[\d+/\d+\] time [\d.]+ \([\d.]+\) data [\d.]+ \([\d.]+\) "
+    assert re.search(r"epoch \[1/4\] batch \[\d+/\d+\] time [\d.]+ \([\d.]+\) data [\d.]+ \([\d.]+\) "
                      r"loss [\d.]+ \([\d.]+\) acc [\d.]+ \([\d.]+\) lr [\d.e+-]+ eta [\d:]+", log)
     for line in ("Finish training", "=> result"):
         assert line in log.splitlines()
@@ -50,8 +54,8 @@ def test_coop_writes_dassl_log_checkpoints_and_results(coop_run):
     head = log[:20000]
     assert "train.py" in head and "DATASET" in head and "torch" in head
     ckpt_dir = out / "prompt_learner"
-    assert (ckpt_dir / "model.pth.tar-2").is_file()
-    assert (ckpt_dir / "checkpoint").read_text().strip() == "model.pth.tar-2"
+    assert (ckpt_dir / "model.pth.tar-4").is_file()
+    assert (ckpt_dir / "checkpoint").read_text().strip() == "model.pth.tar-4"
     results = json.loads((out / "results.json").read_text())
     assert results["accuracy"] == pytest.approx(acc, abs=0.01)
     assert results["seed"] == 1 and results["shots"] == 2 and results["trainer"] == "CoOp"
@@ -61,7 +65,7 @@ def test_coop_writes_dassl_log_checkpoints_and_results(coop_run):
 def test_checkpoint_holds_only_the_context(coop_run):
     import torch
     out, _ = coop_run
-    state = torch.load(out / "prompt_learner" / "model.pth.tar-2", map_location="cpu", weights_only=True)
+    state = torch.load(out / "prompt_learner" / "model.pth.tar-4", map_location="cpu", weights_only=True)
     assert list(state["state_dict"]) == ["ctx"]
     assert {"epoch", "optimizer", "scheduler"} <= set(state)
 
@@ -70,7 +74,7 @@ def test_eval_only_reproduces_the_final_accuracy(coop_run, data_root, tmp_path):
     out, _ = coop_run
     expected = json.loads((out / "results.json").read_text())["accuracy"]
     eval_dir = tmp_path / "eval"
-    run_train(*demo_args(data_root, eval_dir), "--eval-only", "--model-dir", out, "--load-epoch", 2, *FAST_OPTS)
+    run_train(*demo_args(data_root, eval_dir), "--eval-only", "--model-dir", out, "--load-epoch", 4, *COOP_OPTS)
     got = json.loads((eval_dir / "results.json").read_text())
     assert got["accuracy"] == pytest.approx(expected, abs=1e-6)
     assert got["eval_only"] is True
@@ -96,10 +100,9 @@ def test_seed_zero_is_refused_with_the_official_meaning(data_root, tmp_path):
     assert "Setting fixed seed: 0" in (out / "log.txt").read_text()
 
 
-def test_killed_run_resumes_to_the_same_result(data_root, tmp_path):
-    opts = [*FAST_OPTS, "OPTIM.MAX_EPOCH", "4", "TRAIN.CHECKPOINT_FREQ", "1"]
-    straight = tmp_path / "straight"
-    run_train(*demo_args(data_root, straight), *opts)
+def test_killed_run_resumes_to_the_same_result(coop_run, data_root, tmp_path):
+    opts = COOP_OPTS
+    straight, _ = coop_run
 
     killed = tmp_path / "killed"
     cmd = [sys.executable, str(REPO / "train.py"), *map(str, demo_args(data_root, killed)), *opts]
