@@ -1,4 +1,5 @@
 """End-to-end helpers: run ``train.py`` and the scripts as a user would, on generated data and tiny-random."""
+import json
 import os
 import subprocess
 import sys
@@ -40,8 +41,6 @@ def demo_args(data_root, output_dir, trainer="CoOp", config="configs/trainers/Co
 def run_train_many(argvs, folder, stderr=False, timeout=900):
     """Every ``train.py ARGS`` of ``argvs`` in one process (tests/e2e/train_many.py: one start-up for all) with its
     files in ``folder``; returns (exit statuses, each run's stderr or None, the CompletedProcess)."""
-    import json
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     runs_file, codes_file, stderr_dir = folder / "runs.json", folder / "codes.json", folder / "stderr"

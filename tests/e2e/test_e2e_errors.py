@@ -51,16 +51,20 @@ def bad_inputs(data_root, tmp_path_factory):
     unreadable = _caltech_root(tmp / "unreadable")
     for image in _caltech_images(unreadable):  # every image broken, so whichever is read first is named
         image.write_bytes(b"not an image")
-    demo = demo_args(data_root, tmp / "demo-out")
+
+    def demo(name, trainer="CoOp"):  # each case writes into a folder of its own, as the one-process-each tests did
+        return [*demo_args(data_root, tmp / name, trainer=trainer), *FAST_OPTS]
+
     cases = {
-        "missing_data_root": (caltech_args(tmp / "nowhere", tmp / "out1"), None),
-        "missing_split_file": (caltech_args(no_split, tmp / "out2"), None),
-        "listed_image_missing": ([*caltech_args(image_missing, tmp / "out3"), "DATASET.NUM_SHOTS", "-1"], missing.name),
-        "unreadable_image": (caltech_args(unreadable, tmp / "out4"), None),
-        "unknown_config_key": ([*demo, *FAST_OPTS, "OPTIM.LEARNING_RATE", "0.1"], None),
-        "unknown_trainer": ([*demo_args(data_root, tmp / "out5", trainer="Coop"), *FAST_OPTS], None),
-        "unknown_dataset": ([*demo, *FAST_OPTS, "DATASET.NAME", "Caltech10"], None),
-        "unknown_backbone": ([*demo, *FAST_OPTS, "MODEL.BACKBONE.NAME", "ViT-B/61"], None),
+        "missing_data_root": (caltech_args(tmp / "nowhere", tmp / "missing_data_root"), None),
+        "missing_split_file": (caltech_args(no_split, tmp / "missing_split_file"), None),
+        "listed_image_missing": (
+            [*caltech_args(image_missing, tmp / "listed_image_missing"), "DATASET.NUM_SHOTS", "-1"], missing.name),
+        "unreadable_image": (caltech_args(unreadable, tmp / "unreadable_image"), None),
+        "unknown_config_key": ([*demo("unknown_config_key"), "OPTIM.LEARNING_RATE", "0.1"], None),
+        "unknown_trainer": (demo("unknown_trainer", trainer="Coop"), None),
+        "unknown_dataset": ([*demo("unknown_dataset"), "DATASET.NAME", "Caltech10"], None),
+        "unknown_backbone": ([*demo("unknown_backbone"), "MODEL.BACKBONE.NAME", "ViT-B/61"], None),
     }
     codes, stderrs, proc = run_train_many([argv for argv, _ in cases.values()], tmp / "runs", stderr=True)
     return {name: (code, err, detail, proc.stdout)

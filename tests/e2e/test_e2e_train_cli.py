@@ -101,11 +101,10 @@ def test_seed_zero_is_refused_with_the_official_meaning(data_root, tmp_path):
 
 
 def test_killed_run_resumes_to_the_same_result(coop_run, data_root, tmp_path):
-    opts = COOP_OPTS
     straight, _ = coop_run
 
     killed = tmp_path / "killed"
-    cmd = [sys.executable, str(REPO / "train.py"), *map(str, demo_args(data_root, killed)), *opts]
+    cmd = [sys.executable, str(REPO / "train.py"), *map(str, demo_args(data_root, killed)), *COOP_OPTS]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = killed / "prompt_learner" / "model.pth.tar-1"
     deadline = time.time() + 240
@@ -116,7 +115,7 @@ def test_killed_run_resumes_to_the_same_result(coop_run, data_root, tmp_path):
     assert first.exists()
     assert not (killed / "results.json").exists(), "the run finished before it could be killed"
 
-    proc = run_train(*demo_args(data_root, killed), *opts)
+    proc = run_train(*demo_args(data_root, killed), *COOP_OPTS)
     log = (killed / "log.txt").read_text()
     assert "resume" in log.lower()
     a = json.loads((straight / "results.json").read_text())

@@ -27,4 +27,3 @@ def test_setting_up_a_run_does_not_load_matplotlib():
     proc = subprocess.run([sys.executable, "-c", SET_UP_A_RUN, str(REPO)], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-

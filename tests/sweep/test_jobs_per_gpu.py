@@ -2,7 +2,12 @@
 given with --gpus is only handed to the job (CUDA_VISIBLE_DEVICES), and tiny-random runs on the CPU."""
 from sweep_helpers import FAST, run_sweep
 
-ARGS = ["--cluster", "local", "--datasets", "demo", "--seeds", "1", "2", "3", "--trainers", "ZeroshotCLIP", "--gpus", "0"]
+
+def zero_shot_sweep(*seeds):
+    return ["--cluster", "local", "--datasets", "demo", "--seeds", *seeds, "--trainers", "ZeroshotCLIP", "--gpus", "0"]
+
+
+ARGS = zero_shot_sweep("1", "2", "3")
 
 
 def started_before_first_done(stdout):
@@ -18,8 +23,7 @@ def test_two_jobs_share_one_gpu_and_the_report_counts_them(sweep_data, tmp_path)
     assert "[sweep] jobs per GPU (up to 2 at once): GPU 0: 3" in packed.stdout
     assert "3 done, 0 running, 0 failed, 0 pending" in packed.stdout
     # without the option one at a time (two jobs show it: the second starts after the first is done)
-    two_seeds = [a for a in ARGS if a != "3"]
-    one = run_sweep(sweep_data, tmp_path / "one", *two_seeds, *FAST)
+    one = run_sweep(sweep_data, tmp_path / "one", *zero_shot_sweep("1", "2"), *FAST)
     assert started_before_first_done(one.stdout) == 1, one.stdout
 
 
